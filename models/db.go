@@ -1,0 +1,156 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Dialect names the SQL database behind a Store.
+type Dialect string
+
+// The supported databases.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Store is the one handle on the database. Every read and write of the
+// domain goes through its methods.
+type Store struct {
+	db      *gorm.DB
+	dialect Dialect
+	// Now is the clock used for every timestamp and expiry decision; tests
+	// replace it to move time forward without sleeping.
+	Now func() time.Time
+}
+
+// IsPostgresURL reports whether a --database value selects PostgreSQL.
+func IsPostgresURL(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open connects to the database named by dsn: a postgres:// URL selects
+// PostgreSQL, anything else is the path of an SQLite file, created with its
+// folder when missing.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	gcfg := &gorm.Config{
+		Logger: logger.New(log.New(os.Stderr, "", log.LstdFlags), logger.Config{
+			SlowThreshold:             time.Second,
+			LogLevel:                  logger.Warn,
+			IgnoreRecordNotFoundError: true,
+		}),
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+		SkipDefaultTransaction: true,
+		TranslateError:         true,
+	}
+	var (
+		db      *gorm.DB
+		dialect Dialect
+		err     error
+	)
+	if IsPostgresURL(dsn) {
+		dialect = Postgres
+		db, err = gorm.Open(postgres.Open(dsn), gcfg)
+	} else {
+		dialect = SQLite
+		if dir := filepath.Dir(dsn); dir != "" {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("create the database folder %s: %w", dir, err)
+			}
+		}
+		// WAL lets readers work while the one writer writes; busy_timeout makes
+		// a second writer wait instead of failing; BEGIN IMMEDIATE takes the
+		// write lock up front so two transactions never deadlock upgrading.
+		sqliteDSN := "file:" + dsn + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL"
+		db, err = gorm.Open(sqlite.Open(sqliteDSN), gcfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open the %s database: %w", dialect, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open the %s database: %w", dialect, err)
+	}
+	if dialect == SQLite {
+		sqlDB.SetMaxOpenConns(8)
+	} else {
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	s := &Store{db: db, dialect: dialect, Now: func() time.Time { return time.Now().UTC() }}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.Ping(pingCtx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("connect to the %s database: %w", dialect, err)
+	}
+	if dialect == SQLite {
+		var version string
+		if err := db.WithContext(ctx).Raw("SELECT sqlite_version()").Scan(&version).Error; err != nil {
+			return nil, fmt.Errorf("read the SQLite version: %w", err)
+		}
+		var fk int
+		if err := db.WithContext(ctx).Raw("PRAGMA foreign_keys").Scan(&fk).Error; err != nil || fk != 1 {
+			return nil, errors.Join(errors.New("SQLite foreign keys are not enabled"), err)
+		}
+	}
+	return s, nil
+}
+
+// Dialect tells which database the store talks to.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Ping checks that the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.db.WithContext(ctx).Raw("SELECT 1").Scan(&one).Error
+}
+
+// SQL returns the underlying connection pool, for components such as the job
+// engine that need a database/sql handle on the same database.
+func (s *Store) SQL() (*sql.DB, error) { return s.db.DB() }
+
+// Close releases the connections.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Tx runs fn inside one transaction: everything fn does through the store it
+// receives is committed together, or not at all when fn returns an error.
+func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
+	return s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
+		return fn(&Store{db: gtx, dialect: s.dialect, Now: s.Now})
+	})
+}
+
+func (s *Store) q(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
+
+// likePattern escapes the LIKE wildcards of a search term so that a user
+// typing "%" or "_" searches for those characters.
+func likePattern(term string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + strings.ToLower(r.Replace(term)) + "%"
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return err
+}
