@@ -1,0 +1,48 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"audiencebridge/views/layouts"
+	"audiencebridge/views/pages/home"
+	"audiencebridge/views/pages/placeholder"
+)
+
+// ShowHome is the explorer's start page.
+func (h *Handlers) ShowHome(c echo.Context) error {
+	f := h.Frame(c, "Welcome, "+Me(c).DisplayName(), "home")
+	f.Subtitle = "Share audiences with the Experience Cloud in seconds, with every record accounted for."
+	return render(c, http.StatusOK, home.Page(f, home.VM{Operator: Me(c)}))
+}
+
+// node is an explorer node whose content arrives in a later release.
+type node struct {
+	nav, section, title string
+	vm                  placeholder.VM
+}
+
+var nodes = map[string]node{
+	"recipients": {"recipients", "Profiles and Targets", "Recipients", placeholder.VM{Icon: "people", Title: "No recipients yet",
+		Text: "Recipients, their CRM IDs and tracked visitor IDs will be listed here, with CSV import."}},
+	"lists": {"lists", "Profiles and Targets", "Lists", placeholder.VM{Icon: "list", Title: "No lists yet",
+		Text: "Regular lists and lists synchronised from shared audiences will be listed here."}},
+	"workflows": {"workflows", "Profiles and Targets", "Workflows", placeholder.VM{Icon: "flow", Title: "No workflows yet",
+		Text: "Targeting workflows that export recipients to shared audiences will be listed here."}},
+	"library": {"library", "Audience library", "Shared audiences", placeholder.VM{Icon: "share", Title: "No shared audiences yet",
+		Text: "Segments of the audience library (visitor IDs and declared IDs) will be listed here."}},
+	"datasources": {"datasources", "Administration", "AMC Data sources", placeholder.VM{Icon: "database", Title: "No AMC data sources yet",
+		Text: "The data sources that reconcile shared audiences with recipients will be managed here."}},
+	"external-accounts": {"external-accounts", "Administration", "External accounts", placeholder.VM{Icon: "link", Title: "No external accounts yet",
+		Text: "Where the audience library lives (embedded, or a remote Audience-Manager-shaped API) will be set here."}},
+}
+
+// ShowNode draws an explorer node that has no content yet.
+func (h *Handlers) ShowNode(key string) echo.HandlerFunc {
+	n := nodes[key]
+	return func(c echo.Context) error {
+		f := h.Frame(c, n.title, n.nav, layouts.Crumb{Label: n.section}, layouts.Crumb{Label: n.title})
+		return render(c, http.StatusOK, placeholder.Page(f, n.vm))
+	}
+}

@@ -1,0 +1,24 @@
+package handlers
+
+import (
+	"math"
+	"strconv"
+	"unicode"
+	"unicode/utf8"
+
+	"audiencebridge/models"
+)
+
+// capitalize turns a Go error string (lower-case by convention) into a
+// sentence for the page.
+func capitalize(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[n:]
+}
+
+func retryAfter(t *models.ThrottledError) string {
+	return strconv.Itoa(int(math.Ceil(t.RetryAfter.Seconds())))
+}

@@ -1,0 +1,67 @@
+// Package web assembles the console's HTTP server: the routes, the
+// middleware (sessions, CSRF, sign-in and entitlement guards, security
+// headers), the one error handler and the embedded static assets.
+package web
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"audiencebridge/handlers"
+	"audiencebridge/models"
+	"audiencebridge/web/session"
+)
+
+// Options is what the server needs from the configuration.
+type Options struct {
+	Store         *models.Store
+	SessionSecret []byte
+	SessionPolicy models.SessionPolicy
+	// TrustProxy takes the client address and the scheme from
+	// X-Forwarded-For and X-Forwarded-Proto; only behind a proxy you run.
+	TrustProxy bool
+	Demo       bool
+	Logger     *slog.Logger
+}
+
+// MaxFormBytes bounds every request body the console accepts.
+const MaxFormBytes = "1M"
+
+// New builds the Echo server with every route registered.
+func New(opts Options) (*echo.Echo, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.SessionPolicy.Idle == 0 {
+		opts.SessionPolicy.Idle = 30 * time.Minute
+	}
+	if opts.SessionPolicy.MaxAge == 0 {
+		opts.SessionPolicy.MaxAge = 12 * time.Hour
+	}
+	sessions, err := session.NewManager(opts.Store, opts.SessionSecret, opts.SessionPolicy, opts.TrustProxy)
+	if err != nil {
+		return nil, err
+	}
+	h := &handlers.Handlers{Store: opts.Store, Sessions: sessions, Log: opts.Logger, Demo: opts.Demo}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = echo.ExtractIPDirect()
+	if opts.TrustProxy {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	}
+	e.HTTPErrorHandler = errorHandler(h, opts.Logger)
+
+	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: 301}))
+	e.Use(middleware.RequestID())
+	e.Use(recoverer(opts.Logger))
+	e.Use(requestLogger(opts.Logger))
+	e.Use(securityHeaders(sessions))
+	e.Use(middleware.BodyLimit(MaxFormBytes))
+
+	registerRoutes(e, h, sessions)
+	return e, nil
+}

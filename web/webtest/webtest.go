@@ -1,0 +1,207 @@
+// Package webtest boots the real console on a random loopback port with a
+// fresh database, and gives tests an HTTP client that signs in for real and
+// a headless Chromium to drive it.
+package webtest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"audiencebridge/models"
+	"audiencebridge/models/dbtest"
+	"audiencebridge/web"
+)
+
+// Password is the password of every operator tests create.
+const Password = "test-password-1"
+
+// Server is a running console.
+type Server struct {
+	URL   string
+	Store *models.Store
+	Log   *strings.Builder
+}
+
+// Options change how the test server is built.
+type Options struct {
+	SessionPolicy models.SessionPolicy
+}
+
+// Start boots a console on a fresh database.
+func Start(t testing.TB, opts ...Options) *Server {
+	t.Helper()
+	store := dbtest.New(t)
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	logs := &strings.Builder{}
+	e, err := web.New(web.Options{Store: store, SessionSecret: []byte("0123456789abcdef0123456789abcdef-test"),
+		SessionPolicy: o.SessionPolicy, Logger: slog.New(slog.NewTextHandler(&lockedWriter{b: logs}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return &Server{URL: srv.URL, Store: store, Log: logs}
+}
+
+// Operator creates an operator whose password is Password.
+func (s *Server) Operator(t testing.TB, login string, role models.Role, ents ...models.Entitlement) *models.Operator {
+	t.Helper()
+	names := make([]string, len(ents))
+	for i, e := range ents {
+		names[i] = string(e)
+	}
+	op, err := s.Store.CreateOperator(context.Background(), models.SystemActor("test"),
+		models.OperatorInput{Login: login, Role: string(role), Password: Password, Entitlements: names})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return op
+}
+
+// Client is a browser-like HTTP client with its own cookies. It does not
+// follow redirects, so tests see them.
+type Client struct {
+	t    testing.TB
+	base string
+	HTTP *http.Client
+	// CSRF is the token of the last page that had one.
+	CSRF string
+}
+
+// Client returns a new anonymous client.
+func (s *Server) Client(t testing.TB) *Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Client{t: t, base: s.URL, HTTP: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// Response is an answer with its body read and parsed.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   string
+	Doc    *goquery.Document
+}
+
+// Location is the redirect target.
+func (r *Response) Location() string { return r.Header.Get("Location") }
+
+// Text is the trimmed text of the first element matching a selector.
+func (r *Response) Text(sel string) string { return strings.TrimSpace(r.Doc.Find(sel).First().Text()) }
+
+// Has reports whether an element matches a selector.
+func (r *Response) Has(sel string) bool { return r.Doc.Find(sel).Length() > 0 }
+
+// Do sends a request and reads the answer.
+func (c *Client) Do(req *http.Request) *Response {
+	c.t.Helper()
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(string(body)))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if tok, ok := doc.Find(`input[name="_csrf"]`).First().Attr("value"); ok {
+		c.CSRF = tok
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: string(body), Doc: doc}
+}
+
+// Request builds a request to a path of the server.
+func (c *Client) Request(method, path string, body io.Reader) *http.Request {
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return req
+}
+
+// Get fetches a page.
+func (c *Client) Get(path string) *Response { return c.Do(c.Request(http.MethodGet, path, nil)) }
+
+// Post submits a form with the current CSRF token (unless the form has one).
+func (c *Client) Post(path string, form url.Values) *Response {
+	c.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	if _, ok := form["_csrf"]; !ok {
+		form.Set("_csrf", c.CSRF)
+	}
+	req := c.Request(http.MethodPost, path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return c.Do(req)
+}
+
+// HTMX submits a form the way htmx does: token in the header, HX headers set.
+func (c *Client) HTMX(method, path, target string, form url.Values) *Response {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req := c.Request(method, path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set("HX-Request", "true")
+	req.Header.Set("HX-Target", target)
+	req.Header.Set("HX-Current-URL", c.base+"/admin/operators")
+	req.Header.Set("X-CSRF-Token", c.CSRF)
+	return c.Do(req)
+}
+
+// Login signs in through the form and fails the test when it does not work.
+func (c *Client) Login(login, password string) {
+	c.t.Helper()
+	c.Get("/login")
+	r := c.Post("/login", url.Values{"login": {login}, "password": {password}})
+	if r.Status != http.StatusSeeOther {
+		c.t.Fatalf("sign-in as %s: status %d: %s", login, r.Status, r.Text(".flash-error"))
+	}
+	c.Get("/") // picks up the new CSRF token
+}
+
+// SignedIn returns a client signed in as a new operator.
+func (s *Server) SignedIn(t testing.TB, login string, role models.Role, ents ...models.Entitlement) (*Client, *models.Operator) {
+	op := s.Operator(t, login, role, ents...)
+	c := s.Client(t)
+	c.Login(login, Password)
+	return c, op
+}
+
+// lockedWriter lets the server's goroutines log into one builder.
+type lockedWriter struct {
+	mu sync.Mutex
+	b  *strings.Builder
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
