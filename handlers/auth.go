@@ -9,7 +9,6 @@ import (
 	"audiencebridge/models"
 	"audiencebridge/views/layouts"
 	"audiencebridge/views/pages/auth"
-	"audiencebridge/web/session"
 )
 
 func (h *Handlers) loginVM(c echo.Context, login, next, problem string) auth.LoginVM {
@@ -23,9 +22,6 @@ func (h *Handlers) loginVM(c echo.Context, login, next, problem string) auth.Log
 	}
 	for _, f := range flashes {
 		vm.Flashes = append(vm.Flashes, layouts.Flash{Kind: f.Kind, Text: f.Text})
-	}
-	if session.Expired(c) && problem == "" {
-		vm.Flashes = append(vm.Flashes, layouts.Flash{Kind: "warning", Text: "Your session has expired. Sign in again to continue."})
 	}
 	return vm
 }

@@ -27,7 +27,6 @@ const (
 	keyCSRF         = "csrf"
 	ctxSession      = "ab.session"
 	ctxOperator     = "ab.operator"
-	ctxExpired      = "ab.session.expired"
 )
 
 // Flash is a message shown once on the next page.
@@ -111,7 +110,7 @@ func (m *Manager) Load(c echo.Context) error {
 			c.Set(ctxOperator, op)
 		case errors.Is(err, models.ErrSessionExpired):
 			delete(s.Values, keySessionToken)
-			c.Set(ctxExpired, true)
+			s.AddFlash(Flash{Kind: "warning", Text: "Your session has expired. Sign in again to continue."})
 			changed = true
 		default:
 			return err
@@ -127,12 +126,6 @@ func (m *Manager) Load(c echo.Context) error {
 func Operator(c echo.Context) *models.Operator {
 	op, _ := c.Get(ctxOperator).(*models.Operator)
 	return op
-}
-
-// Expired reports whether the request carried a session that has ended.
-func Expired(c echo.Context) bool {
-	v, _ := c.Get(ctxExpired).(bool)
-	return v
 }
 
 // CSRFToken returns the token that forms and HTMX requests must send back.

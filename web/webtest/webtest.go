@@ -31,6 +31,28 @@ type Server struct {
 	URL   string
 	Store *models.Store
 	Log   *strings.Builder
+	// Clock is the server's time; tests move it forward to expire sessions.
+	Clock *Clock
+}
+
+// Clock is a settable time source safe to share with the server's goroutines.
+type Clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// Now is the real time plus every Advance so far.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().UTC().Add(c.offset)
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
 }
 
 // Options change how the test server is built.
@@ -42,6 +64,8 @@ type Options struct {
 func Start(t testing.TB, opts ...Options) *Server {
 	t.Helper()
 	store := dbtest.New(t)
+	clock := &Clock{}
+	store.Now = clock.Now
 	var o Options
 	if len(opts) > 0 {
 		o = opts[0]
@@ -54,7 +78,7 @@ func Start(t testing.TB, opts ...Options) *Server {
 	}
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &Server{URL: srv.URL, Store: store, Log: logs}
+	return &Server{URL: srv.URL, Store: store, Log: logs, Clock: clock}
 }
 
 // Operator creates an operator whose password is Password.
@@ -204,4 +228,14 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.Write(p)
+}
+
+// TableFragment parses an HTMX answer made of table rows: outside a table an
+// HTML parser drops <tr> tags, so the body is parsed inside one.
+func (r *Response) TableFragment() *goquery.Document {
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader("<table><tbody>" + r.Body + "</tbody></table>"))
+	if err != nil {
+		panic(err) // the HTML parser accepts any input
+	}
+	return doc
 }
