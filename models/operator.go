@@ -83,7 +83,7 @@ func validateLogin(v *ValidationErrors, login string) {
 	case login == "":
 		v.Add("login", "enter a login")
 	case utf8.RuneCountInString(login) < 2 || len(login) > MaxLoginLength:
-		v.Add("login", "use between 2 and %d characters", MaxLoginLength)
+		v.Add("login", "use at least 2 and at most %d characters", MaxLoginLength)
 	case !loginPattern.MatchString(login):
 		v.Add("login", "use only letters, digits, dots, dashes, underscores and @, starting with a letter or digit")
 	}

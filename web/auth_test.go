@@ -295,3 +295,56 @@ func TestEntitlementGuardExplainsWhatIsMissing(t *testing.T) {
 		t.Fatalf("library with the entitlement = %d", r.Status)
 	}
 }
+
+func TestCookiesAreSecureOverTLS(t *testing.T) {
+	srv := webtest.Start(t, webtest.Options{TLS: true})
+	srv.Operator(t, "mia", models.RoleMarketer)
+	c := srv.Client(t)
+	r := c.Get("/login")
+	if sc := strings.Join(r.Header.Values("Set-Cookie"), "\n"); !strings.Contains(sc, "Secure") || !strings.Contains(sc, "HttpOnly") {
+		t.Fatalf("Set-Cookie over TLS: %s", sc)
+	}
+	if !strings.Contains(r.Header.Get("Strict-Transport-Security"), "max-age=") {
+		t.Error("no HSTS over TLS")
+	}
+	c.Login("mia", webtest.Password)
+}
+
+func TestNoSecretIsLogged(t *testing.T) {
+	srv := webtest.Start(t)
+	c, _ := srv.SignedIn(t, "mia", models.RoleMarketer)
+	c.Get("/login")
+	c.Post("/login", url.Values{"login": {"mia"}, "password": {"a-wrong-secret-guess"}})
+	ck := sessionCookie(t, c, srv.URL)
+	logs := srv.Log.String()
+	for _, secret := range []string{webtest.Password, "a-wrong-secret-guess", ck.Value, c.CSRF} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log contains a secret: %q", secret)
+		}
+	}
+	if !strings.Contains(logs, "operator signed in") {
+		t.Errorf("sign-in not logged at all: %s", logs)
+	}
+}
+
+func TestOverLongInputIsRefused(t *testing.T) {
+	srv := webtest.Start(t)
+	c, _ := srv.SignedIn(t, "root", models.RoleAdmin)
+	long := c.Post("/admin/operators", url.Values{"login": {strings.Repeat("a", 65)}, "name": {strings.Repeat("n", 129)},
+		"email": {strings.Repeat("e", 250) + "@x.io"}, "role": {"marketer"}, "password": {strings.Repeat("p", 129)}})
+	if long.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("over-long fields = %d", long.Status)
+	}
+	for _, f := range []string{"login", "name", "email", "password"} {
+		if !strings.Contains(long.Text(`[data-testid="error-`+f+`"]`), "at most") {
+			t.Errorf("%s: %q", f, long.Text(`[data-testid="error-`+f+`"]`))
+		}
+	}
+	huge := c.Post("/admin/operators", url.Values{"name": {strings.Repeat("x", 2<<20)}})
+	if huge.Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("2 MB form = %d", huge.Status)
+	}
+	if n, _ := srv.Store.CountOperators(context.Background()); n != 1 {
+		t.Fatalf("refused forms created operators: %d", n)
+	}
+}

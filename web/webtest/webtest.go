@@ -33,6 +33,7 @@ type Server struct {
 	Log   *strings.Builder
 	// Clock is the server's time; tests move it forward to expire sessions.
 	Clock *Clock
+	http  *httptest.Server
 }
 
 // Clock is a settable time source safe to share with the server's goroutines.
@@ -58,6 +59,8 @@ func (c *Clock) Advance(d time.Duration) {
 // Options change how the test server is built.
 type Options struct {
 	SessionPolicy models.SessionPolicy
+	// TLS serves HTTPS with a test certificate.
+	TLS bool
 }
 
 // Start boots a console on a fresh database.
@@ -76,9 +79,14 @@ func Start(t testing.TB, opts ...Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(e)
+	srv := httptest.NewUnstartedServer(e)
+	if o.TLS {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
-	return &Server{URL: srv.URL, Store: store, Log: logs, Clock: clock}
+	return &Server{URL: srv.URL, Store: store, Log: logs, Clock: clock, http: srv}
 }
 
 // Operator creates an operator whose password is Password.
@@ -112,7 +120,7 @@ func (s *Server) Client(t testing.TB) *Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Client{t: t, base: s.URL, HTTP: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+	return &Client{t: t, base: s.URL, HTTP: &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: s.http.Client().Transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 

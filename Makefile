@@ -1,0 +1,56 @@
+# Audience Bridge. `make run` starts the console with demo data; `make test`
+# runs every check and the test suite on SQLite and on PostgreSQL.
+
+GO      ?= go
+BIN     := bin/audiencebridge
+PKGS    := ./...
+
+.PHONY: run build test generate check-generated assets check-assets vet test-sqlite test-postgres bench clean
+
+run: build
+	./$(BIN) serve --demo
+
+build:
+	$(GO) build -o $(BIN) ./cmd/audiencebridge
+
+generate:
+	$(GO) tool templ generate
+
+# Fails when a .templ file was changed without regenerating its Go code.
+check-generated:
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cp -r views go.mod go.sum "$$tmp/"; \
+	(cd "$$tmp" && $(GO) tool templ generate >/dev/null 2>&1) || { echo "templ generate failed"; exit 1; }; \
+	stale=0; for f in $$(cd "$$tmp" && find views -name '*_templ.go'); do \
+	  cmp -s "$$tmp/$$f" "$$f" || { echo "stale generated code: $$f (run make generate and commit)"; stale=1; }; \
+	done; exit $$stale
+
+# htmx is installed from npm (pinned by package-lock.json) and embedded from
+# static/vendor; the committed copy must be the locked package's file.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+assets: node_modules/.package-lock.json
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+
+check-assets: node_modules/.package-lock.json
+	@node -e 'const v=require("./package-lock.json").packages["node_modules/htmx.org"].version; if(!v.startsWith("2.")){console.error("htmx must be 2.x, lock file has "+v);process.exit(1)}'
+	@cmp -s node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js || { echo "static/vendor/htmx.min.js differs from the locked htmx.org package: run make assets"; exit 1; }
+
+vet:
+	$(GO) vet $(PKGS)
+
+test-sqlite:
+	$(GO) test -count=1 $(PKGS)
+
+# Starts a throwaway PostgreSQL cluster unless AB_TEST_POSTGRES names one.
+test-postgres:
+	./.ci/with-postgres $(GO) test -count=1 $(PKGS)
+
+test: check-generated check-assets vet test-sqlite test-postgres
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+clean:
+	rm -rf bin data
