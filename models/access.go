@@ -68,7 +68,7 @@ func (e Entitlement) Purpose() string {
 	case AudienceLibrary:
 		return "browse shared audiences and export recipients to them"
 	case AAMAdmin:
-		return "together with Audience library, import shared audiences as lists"
+		return "import shared audiences as lists (together with Audience library)"
 	}
 	return ""
 }

@@ -14,16 +14,70 @@ import (
 
 func browserLogin(t *testing.T, ctx context.Context, base, login string) {
 	t.Helper()
+	browserLoginWith(t, ctx, base, login, webtest.Password)
+}
+
+func browserLoginWith(t *testing.T, ctx context.Context, base, login, password string) {
+	t.Helper()
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/login"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="login-form"]`)),
 		chromedp.SendKeys(chromedp.CSS(`#field-login`), login),
-		chromedp.SendKeys(chromedp.CSS(`#field-password`), webtest.Password),
+		chromedp.SendKeys(chromedp.CSS(`#field-password`), password),
 		chromedp.Click(chromedp.CSS(`[data-testid="login-submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="topbar-user"]`)),
 	)
 	if err != nil {
 		t.Fatalf("sign in as %s: %v", login, err)
+	}
+}
+
+func TestBrowserDemoOperatorsAndCard(t *testing.T) {
+	srv := webtest.Start(t)
+	if _, err := srv.Store.SeedDemo(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := webtest.Browser(t)
+	admin := models.DemoOperators[0]
+	browserLoginWith(t, ctx, srv.URL, admin.Login, admin.Password)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/admin/operators"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="operator-trainee"]`))); err != nil {
+		t.Fatal(err)
+	}
+	webtest.Screenshot(t, ctx, "demo-operators")
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="operators-table"] tbody tr').length`))
+	if err != nil || rows != len(models.DemoOperators) {
+		t.Fatalf("rows = %d, %v", rows, err)
+	}
+	// Keyboard only: open the New menu with Enter and follow its entry.
+	err = chromedp.Do(ctx,
+		chromedp.Focus(chromedp.CSS(`[data-testid="new-menu"] summary`)),
+		chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="new-operator"]`)),
+		chromedp.Focus(chromedp.CSS(`[data-testid="new-operator"]`)),
+		chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="operator-form"]`)),
+	)
+	if err != nil {
+		t.Fatalf("keyboard New menu: %v", err)
+	}
+	webtest.Screenshot(t, ctx, "new-operator")
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid="operator-save"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="error-login"]`))); err != nil {
+		t.Fatalf("empty form: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/admin/operators"),
+		chromedp.Click(chromedp.CSS(`[data-testid="operator-trainee"] a`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="operator-entitlements"]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="toggle-aam-admin-trainee"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="toggle-aam-admin-trainee"][aria-checked="true"]`)),
+	); err != nil {
+		t.Fatalf("card toggle: %v", err)
+	}
+	webtest.Screenshot(t, ctx, "operator-card")
+	trainee, err := srv.Store.OperatorByLogin(context.Background(), "trainee")
+	if err != nil || !trainee.Has(models.AAMAdmin) {
+		t.Fatalf("card toggle not stored: %v %v", trainee, err)
 	}
 }
 

@@ -318,7 +318,7 @@ func Entitlements(r RowVM) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = Toggle(r, e, "#operator-entitlements").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Toggle(r, e, "#operator-entitlements", true).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
