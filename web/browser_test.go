@@ -199,5 +199,51 @@ func TestBrowserLoginPageLooksRight(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("%d inline scripts on the page", n)
 	}
-	_ = time.Second
+}
+
+func TestBrowserRefusedToggleSaysWhyAndExpiredSessionGoesToSignIn(t *testing.T) {
+	srv := webtest.Start(t)
+	root := srv.Operator(t, "root", models.RoleAdmin)
+	other := srv.Operator(t, "other", models.RoleAdmin)
+	mia := srv.Operator(t, "mia", models.RoleMarketer)
+	ctx := webtest.Browser(t)
+	browserLogin(t, ctx, srv.URL, "root")
+	toggle := chromedp.CSS(`[data-testid="toggle-aam-admin-mia"]`)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/admin/operators"), chromedp.WaitVisible(toggle)); err != nil {
+		t.Fatal(err)
+	}
+	// Another administrator takes root's admin role while the page is open.
+	if _, err := srv.Store.UpdateOperator(context.Background(), models.ActorOf(other), root.ID, models.OperatorUpdate{Role: "marketer"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(toggle), chromedp.WaitVisible(chromedp.CSS(`#toasts .flash-error`))); err != nil {
+		t.Fatalf("no error toast: %v", err)
+	}
+	msg, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#toasts .flash-error`)))
+	if !strings.Contains(msg, "admin role") {
+		t.Errorf("toast = %q", msg)
+	}
+	state, _ := chromedp.Run(ctx, chromedp.AttributeValue(toggle, "aria-checked"))
+	if state.Value != "false" {
+		t.Errorf("refused toggle shows %q", state.Value)
+	}
+	if got, _ := srv.Store.OperatorByID(context.Background(), mia.ID); got.Has(models.AAMAdmin) {
+		t.Fatal("refused toggle was stored")
+	}
+	// Back to admin, then the session expires: the next click goes to sign-in.
+	if _, err := srv.Store.UpdateOperator(context.Background(), models.ActorOf(other), root.ID, models.OperatorUpdate{Role: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Clock.Advance(13 * time.Hour)
+	if err := chromedp.Do(ctx, chromedp.Click(toggle), chromedp.WaitVisible(chromedp.CSS(`[data-testid="login-form"]`))); err != nil {
+		t.Fatalf("expired session did not go to sign-in: %v", err)
+	}
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	if !strings.Contains(loc, "next=%2Fadmin%2Foperators") {
+		t.Errorf("sign-in does not come back: %s", loc)
+	}
+	warn, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`.auth-card`)))
+	if !strings.Contains(warn, "Your session has expired") {
+		t.Errorf("sign-in page = %q", warn)
+	}
 }

@@ -111,3 +111,9 @@ func FlashRole(kind string) string {
 	}
 	return "status"
 }
+
+// htmxConfig keeps htmx within the Content-Security-Policy (no injected
+// styles, no eval) and lets error answers through: the server marks them
+// HX-Reswap: none and sends an out-of-band toast that says what went wrong.
+const htmxConfig = `{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"historyCacheSize":0,` +
+	`"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"[45]..","swap":true,"error":true}]}`
