@@ -7,21 +7,13 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"audiencebridge/models"
-	"audiencebridge/views/layouts"
 	"audiencebridge/views/pages/auth"
 )
 
 func (h *Handlers) loginVM(c echo.Context, login, next, problem string) auth.LoginVM {
-	vm := auth.LoginVM{Login: login, Next: SafeNext(next), Error: problem, CSRFToken: h.Sessions.CSRFToken(c), Demo: h.Demo}
-	if next == "" {
-		vm.Next = ""
-	}
-	flashes, err := h.Sessions.Flashes(c)
-	if err != nil {
-		h.Log.Warn("read flash messages", "error", err)
-	}
-	for _, f := range flashes {
-		vm.Flashes = append(vm.Flashes, layouts.Flash{Kind: f.Kind, Text: f.Text})
+	vm := auth.LoginVM{Login: login, Error: problem, CSRFToken: h.Sessions.CSRFToken(c), Demo: h.Demo, Flashes: h.takeFlashes(c)}
+	if next != "" {
+		vm.Next = SafeNext(next)
 	}
 	return vm
 }

@@ -65,15 +65,21 @@ func wantsFragment(c echo.Context, id string) bool {
 // Frame builds the console frame of a page: the operator, the CSRF token and
 // the flash messages waiting for this page.
 func (h *Handlers) Frame(c echo.Context, title, nav string, crumbs ...layouts.Crumb) layouts.Frame {
-	f := layouts.Frame{Title: title, Nav: nav, Breadcrumbs: crumbs, Operator: Me(c), CSRFToken: h.Sessions.CSRFToken(c)}
+	return layouts.Frame{Title: title, Nav: nav, Breadcrumbs: crumbs, Operator: Me(c), CSRFToken: h.Sessions.CSRFToken(c),
+		Flashes: h.takeFlashes(c)}
+}
+
+// takeFlashes returns the messages queued for this page and clears them.
+func (h *Handlers) takeFlashes(c echo.Context) []layouts.Flash {
 	flashes, err := h.Sessions.Flashes(c)
 	if err != nil {
 		h.Log.Warn("read flash messages", "error", err)
 	}
+	out := make([]layouts.Flash, 0, len(flashes))
 	for _, fl := range flashes {
-		f.Flashes = append(f.Flashes, layouts.Flash{Kind: fl.Kind, Text: fl.Text})
+		out = append(out, layouts.Flash{Kind: fl.Kind, Text: fl.Text})
 	}
-	return f
+	return out
 }
 
 // flash queues a message for the next page, logging (not failing) when the
