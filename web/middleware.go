@@ -1,11 +1,13 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -52,6 +54,31 @@ func csrf(s *session.Manager) echo.MiddlewareFunc {
 			if !s.ValidCSRF(c, token) {
 				return echo.NewHTTPError(http.StatusForbidden, "this form has expired or did not come from the console: reload the page and try again")
 			}
+			return next(c)
+		}
+	}
+}
+
+// bearerToken authenticates API requests by "Authorization: Bearer <token>";
+// the token acts as its operator, with the same role and entitlements.
+// Bearer tokens are not sent by browsers on their own, so the API needs no
+// CSRF token.
+func bearerToken(store *models.Store) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			auth := c.Request().Header.Get(echo.HeaderAuthorization)
+			scheme, token, ok := strings.Cut(auth, " ")
+			if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+				return echo.NewHTTPError(http.StatusUnauthorized, "send an API token as \"Authorization: Bearer <token>\"; create one under Your account > API tokens")
+			}
+			op, err := store.TokenOperator(c.Request().Context(), strings.TrimSpace(token))
+			if errors.Is(err, models.ErrBadToken) {
+				return echo.NewHTTPError(http.StatusUnauthorized, err.Error())
+			}
+			if err != nil {
+				return err
+			}
+			session.SetOperator(c, op)
 			return next(c)
 		}
 	}

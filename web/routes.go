@@ -39,6 +39,15 @@ func registerRoutes(e *echo.Echo, h *handlers.Handlers, s *session.Manager) {
 	admin.POST("/operators/:id/enable", h.EnableOperator)
 	admin.POST("/operators/:id/password", h.ResetPassword)
 	admin.GET("/audit", h.ListAudit)
-	admin.GET("/datasources", h.ShowNode("datasources"))
 	admin.GET("/external-accounts", h.ShowNode("external-accounts"))
+
+	// AMC data sources (Administration > Platform > AMC Data sources).
+	admin.GET("/datasources", h.ShowNode("datasources"))
+	// END AMC data sources.
+
+	// The Campaign API: bearer tokens instead of the session cookie.
+	api := e.Group("/api/v1", bearerToken(h.Store))
+	// API: AMC data sources.
+	// END API: AMC data sources.
+	_ = api
 }

@@ -122,6 +122,10 @@ func (m *Manager) Load(c echo.Context) error {
 	return nil
 }
 
+// SetOperator records who a request acts as, for requests authenticated
+// another way than the session cookie (API bearer tokens).
+func SetOperator(c echo.Context, op *models.Operator) { c.Set(ctxOperator, op) }
+
 // Operator returns the signed-in operator, or nil.
 func Operator(c echo.Context) *models.Operator {
 	op, _ := c.Get(ctxOperator).(*models.Operator)

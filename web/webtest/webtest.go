@@ -4,7 +4,9 @@
 package webtest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -246,4 +248,53 @@ func (r *Response) TableFragment() *goquery.Document {
 		panic(err) // the HTML parser accepts any input
 	}
 	return doc
+}
+
+// Token creates an API token for an operator.
+func (s *Server) Token(t testing.TB, op *models.Operator) string {
+	t.Helper()
+	token, _, err := s.Store.CreateAPIToken(context.Background(), models.SystemActor("test"), op.ID, "test token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+// API sends a request to the API with a bearer token ("" sends none) and a
+// body (a string is sent as is with contentType, anything else as JSON).
+func (c *Client) API(method, path, token string, body any, contentType ...string) *Response {
+	c.t.Helper()
+	var rd io.Reader
+	ct := "application/json"
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+		if len(contentType) > 0 {
+			ct = contentType[0]
+		}
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req := c.Request(method, path, rd)
+	if rd != nil {
+		req.Header.Set("Content-Type", ct)
+	}
+	req.Header.Set("Accept", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return c.Do(req)
+}
+
+// JSON decodes the body into v, failing the test when it is not JSON.
+func (r *Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(r.Body), v); err != nil {
+		t.Fatalf("answer is not JSON (%v): %s", err, r.Body)
+	}
 }
