@@ -9,7 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
@@ -34,6 +39,11 @@ type Store struct {
 	// Now is the clock used for every timestamp and expiry decision; tests
 	// replace it to move time forward without sleeping.
 	Now func() time.Time
+
+	pgPool *pgxpool.Pool // PostgreSQL only: shared with the job engine
+	inTx   bool
+	sqlTx  *sql.Tx // the open transaction on SQLite
+	pgTx   pgx.Tx  // the open transaction on PostgreSQL
 }
 
 // IsPostgresURL reports whether a --database value selects PostgreSQL.
@@ -60,9 +70,20 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		dialect Dialect
 		err     error
 	)
+	var pool *pgxpool.Pool
 	if IsPostgresURL(dsn) {
 		dialect = Postgres
-		db, err = gorm.Open(postgres.Open(dsn), gcfg)
+		// One pgx pool serves GORM (through database/sql) and the job engine,
+		// so a transaction can hold both a domain change and the job it starts.
+		pcfg, perr := pgxpool.ParseConfig(dsn)
+		if perr != nil {
+			return nil, fmt.Errorf("parse the PostgreSQL URL: %w", perr)
+		}
+		pcfg.MaxConns = 20
+		if pool, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
+			return nil, fmt.Errorf("open the PostgreSQL pool: %w", err)
+		}
+		db, err = gorm.Open(postgres.New(postgres.Config{Conn: stdlib.OpenDBFromPool(pool)}), gcfg)
 	} else {
 		dialect = SQLite
 		if dir := filepath.Dir(dsn); dir != "" {
@@ -85,11 +106,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	if dialect == SQLite {
 		sqlDB.SetMaxOpenConns(8)
-	} else {
-		sqlDB.SetMaxOpenConns(20)
-		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	s := &Store{db: db, dialect: dialect, Now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{db: db, dialect: dialect, Now: func() time.Time { return time.Now().UTC() }, pgPool: pool}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := s.Ping(pingCtx); err != nil {
@@ -128,14 +146,91 @@ func (s *Store) Close() error {
 	if err != nil {
 		return err
 	}
-	return sqlDB.Close()
+	err = sqlDB.Close()
+	if s.pgPool != nil {
+		s.pgPool.Close()
+	}
+	return err
 }
 
+// PgxPool is the PostgreSQL pool, nil on SQLite.
+func (s *Store) PgxPool() *pgxpool.Pool { return s.pgPool }
+
+// SQLTx is the open transaction of a store given to a Tx callback on SQLite.
+func (s *Store) SQLTx() *sql.Tx { return s.sqlTx }
+
+// PgxTx is the open transaction of a store given to a Tx callback on
+// PostgreSQL.
+func (s *Store) PgxTx() pgx.Tx { return s.pgTx }
+
+var savepoints atomic.Int64
+
 // Tx runs fn inside one transaction: everything fn does through the store it
-// receives is committed together, or not at all when fn returns an error.
+// receives is committed together, or not at all when fn returns an error. A
+// Tx inside a Tx is a savepoint of the outer transaction.
 func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
+	switch {
+	case s.inTx:
+		name := fmt.Sprintf("ab_sp_%d", savepoints.Add(1))
+		if err := s.q(ctx).SavePoint(name).Error; err != nil {
+			return fmt.Errorf("savepoint: %w", err)
+		}
+		if err := fn(s); err != nil {
+			if rerr := s.q(ctx).RollbackTo(name).Error; rerr != nil {
+				return errors.Join(err, fmt.Errorf("roll back to savepoint: %w", rerr))
+			}
+			return err
+		}
+		return nil
+	case s.dialect == Postgres:
+		return s.pgxTransaction(ctx, fn)
+	}
 	return s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
-		return fn(&Store{db: gtx, dialect: s.dialect, Now: s.Now})
+		sqlTx, _ := gtx.Statement.ConnPool.(*sql.Tx)
+		return fn(&Store{db: gtx, dialect: s.dialect, Now: s.Now, inTx: true, sqlTx: sqlTx})
+	})
+}
+
+// pgxTransaction opens the transaction with pgx on a connection that GORM
+// then uses too: the job engine (River's pgx driver) needs a pgx.Tx, and
+// GORM's statements on the same connection are part of that transaction.
+func (s *Store) pgxTransaction(ctx context.Context, fn func(tx *Store) error) error {
+	return s.db.WithContext(ctx).Connection(func(cdb *gorm.DB) (err error) {
+		conn, ok := cdb.Statement.ConnPool.(*sql.Conn)
+		if !ok {
+			return errors.New("begin transaction: no dedicated connection")
+		}
+		var pc *pgx.Conn
+		if err := conn.Raw(func(dc any) error {
+			sc, ok := dc.(*stdlib.Conn)
+			if !ok {
+				return fmt.Errorf("unexpected driver connection %T", dc)
+			}
+			pc = sc.Conn()
+			return nil
+		}); err != nil {
+			return fmt.Errorf("begin transaction: %w", err)
+		}
+		ptx, err := pc.Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("begin transaction: %w", err)
+		}
+		committed := false
+		defer func() {
+			if !committed {
+				if rerr := ptx.Rollback(context.WithoutCancel(ctx)); rerr != nil && !errors.Is(rerr, pgx.ErrTxClosed) && err != nil {
+					err = errors.Join(err, fmt.Errorf("roll back: %w", rerr))
+				}
+			}
+		}()
+		if err := fn(&Store{db: cdb, dialect: s.dialect, Now: s.Now, inTx: true, pgTx: ptx, pgPool: s.pgPool}); err != nil {
+			return err
+		}
+		if err := ptx.Commit(ctx); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		committed = true
+		return nil
 	})
 }
 
