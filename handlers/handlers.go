@@ -27,6 +27,10 @@ type Handlers struct {
 	// Demo is set when the console runs with demo data; the sign-in page
 	// says where the demo credentials were printed.
 	Demo bool
+	// Jobs enqueues background work (imports, syncs).
+	Jobs Enqueuer
+	// MaxUploadBytes bounds an uploaded file.
+	MaxUploadBytes int64
 }
 
 // Me returns the signed-in operator. Routes behind the sign-in guard always
@@ -104,8 +108,8 @@ func pathID(c echo.Context, name string) (int64, error) {
 
 // pageRequest reads page (from 0) and pageSize from the query string.
 func pageRequest(c echo.Context) models.PageRequest {
-	page, _ := strconv.Atoi(c.QueryParam("page"))         // a malformed number means the first page
-	size, _ := strconv.Atoi(c.QueryParam("pageSize"))     // and the default size
+	page, _ := strconv.Atoi(c.QueryParam("page"))     // a malformed number means the first page
+	size, _ := strconv.Atoi(c.QueryParam("pageSize")) // and the default size
 	return models.PageRequest{Page: page, PageSize: size}.Normalize()
 }
 

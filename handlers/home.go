@@ -24,10 +24,6 @@ type node struct {
 }
 
 var nodes = map[string]node{
-	"recipients": {"recipients", "Profiles and Targets", "Recipients", placeholder.VM{Icon: "people", Title: "No recipients yet",
-		Text: "Recipients, their CRM IDs and tracked visitor IDs will be listed here, with CSV import."}},
-	"lists": {"lists", "Profiles and Targets", "Lists", placeholder.VM{Icon: "list", Title: "No lists yet",
-		Text: "Regular lists and lists synchronised from shared audiences will be listed here."}},
 	"workflows": {"workflows", "Profiles and Targets", "Workflows", placeholder.VM{Icon: "flow", Title: "No workflows yet",
 		Text: "Targeting workflows that export recipients to shared audiences will be listed here."}},
 	"library": {"library", "Audience library", "Shared audiences", placeholder.VM{Icon: "share", Title: "No shared audiences yet",

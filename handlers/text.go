@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"errors"
 	"math"
+	"net/http"
 	"strconv"
 	"unicode"
 	"unicode/utf8"
@@ -22,3 +24,5 @@ func capitalize(s string) string {
 func retryAfter(t *models.ThrottledError) string {
 	return strconv.Itoa(int(math.Ceil(t.RetryAfter.Seconds())))
 }
+
+func asMaxBytes(err error, target **http.MaxBytesError) bool { return errors.As(err, target) }

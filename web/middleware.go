@@ -48,7 +48,14 @@ func csrf(s *session.Manager) echo.MiddlewareFunc {
 				return echo.NewHTTPError(http.StatusForbidden, "this request came from another site and was refused: use the console's own pages")
 			}
 			token := c.Request().Header.Get("X-CSRF-Token")
-			if token == "" {
+			switch {
+			case token != "":
+			case strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm):
+				// An upload is streamed, never parsed as a form (that would
+				// spool the whole file first): its form carries the token in
+				// the action URL.
+				token = c.QueryParam("_csrf")
+			default:
 				token = c.FormValue("_csrf")
 			}
 			if !s.ValidCSRF(c, token) {

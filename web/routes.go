@@ -23,8 +23,27 @@ func registerRoutes(e *echo.Echo, h *handlers.Handlers, s *session.Manager) {
 	in.GET("/", h.ShowHome)
 	in.GET("/account", h.ShowAccount)
 	in.POST("/account/password", h.ChangePassword)
-	in.GET("/recipients", h.ShowNode("recipients"))
-	in.GET("/lists", h.ShowNode("lists"))
+	in.GET("/recipients", h.ListRecipients)
+	in.GET("/recipients/new", h.NewRecipient)
+	in.GET("/recipients/import", h.ShowUpload)
+	in.POST("/recipients/import", h.Upload)
+	in.GET("/recipients/import/uploads/:id", h.ShowMapping)
+	in.POST("/recipients/import/uploads/:id", h.StartImport)
+	in.GET("/recipients/imports", h.ListImports)
+	in.GET("/recipients/imports/:id", h.ShowImport)
+	in.GET("/recipients/imports/:id/rejected.csv", h.DownloadRejected)
+	in.POST("/recipients", h.CreateRecipient)
+	in.GET("/recipients/:id", h.ShowRecipient)
+	in.GET("/recipients/:id/edit", h.EditRecipient)
+	in.POST("/recipients/:id", h.UpdateRecipient)
+	in.POST("/recipients/:id/lists", h.AddRecipientToList)
+	in.GET("/lists", h.ListLists)
+	in.GET("/lists/new", h.NewList)
+	in.POST("/lists", h.CreateList)
+	in.GET("/lists/:id", h.ShowList)
+	in.POST("/lists/:id/members", h.AddListMembers)
+	in.POST("/lists/:id/members/remove", h.RemoveListMembers)
+	in.POST("/lists/:id/delete", h.DeleteList)
 	in.GET("/workflows", h.ShowNode("workflows"))
 	in.GET("/library", h.ShowNode("library"), requireEntitlements("browse the audience library", audienceLibrary))
 
@@ -42,12 +61,26 @@ func registerRoutes(e *echo.Echo, h *handlers.Handlers, s *session.Manager) {
 	admin.GET("/external-accounts", h.ShowNode("external-accounts"))
 
 	// AMC data sources (Administration > Platform > AMC Data sources).
-	admin.GET("/datasources", h.ShowNode("datasources"))
+	admin.GET("/datasources", h.ListDataSources)
+	admin.GET("/datasources/new", h.NewDataSource)
+	admin.POST("/datasources", h.CreateDataSource)
+	admin.GET("/datasources/:name", h.ShowDataSource)
+	admin.POST("/datasources/:name", h.UpdateDataSource)
+	admin.POST("/datasources/:name/delete", h.DeleteDataSource)
 	// END AMC data sources.
 
 	// The Campaign API: bearer tokens instead of the session cookie.
 	api := e.Group("/api/v1", bearerToken(h.Store))
 	// API: AMC data sources.
+	apiDataSources := api.Group("/datasources", requireAdmin("manage AMC data sources"))
+	apiDataSources.GET("", h.APIListDataSources)
+	apiDataSources.POST("", h.APICreateDataSource)
+	apiDataSources.GET("/:internalName", h.APIShowDataSource)
+	apiDataSources.PUT("/:internalName", h.APIUpdateDataSource)
+	apiDataSources.DELETE("/:internalName", h.APIDeleteDataSource)
 	// END API: AMC data sources.
-	_ = api
+	api.GET("/recipients", h.APIListRecipients)
+	api.POST("/recipients", h.APICreateRecipient)
+	api.POST("/recipients/import", h.APIImportRecipients)
+	api.GET("/recipients/:id", h.APIShowRecipient)
 }

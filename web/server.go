@@ -25,7 +25,14 @@ type Options struct {
 	TrustProxy bool
 	Demo       bool
 	Logger     *slog.Logger
+	// Jobs enqueues background work; nil only in tests that need none.
+	Jobs handlers.Enqueuer
+	// MaxUploadBytes bounds an uploaded or API-imported file.
+	MaxUploadBytes int64
 }
+
+// DefaultMaxUploadBytes is the upload limit when none is configured.
+const DefaultMaxUploadBytes = 512 << 20
 
 // MaxFormBytes bounds every request body the console accepts.
 const MaxFormBytes = "1M"
@@ -45,7 +52,11 @@ func New(opts Options) (*echo.Echo, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &handlers.Handlers{Store: opts.Store, Sessions: sessions, Log: opts.Logger, Demo: opts.Demo}
+	if opts.MaxUploadBytes <= 0 {
+		opts.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	h := &handlers.Handlers{Store: opts.Store, Sessions: sessions, Log: opts.Logger, Demo: opts.Demo, Jobs: opts.Jobs,
+		MaxUploadBytes: opts.MaxUploadBytes}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -60,8 +71,21 @@ func New(opts Options) (*echo.Echo, error) {
 	e.Use(recoverer(opts.Logger))
 	e.Use(requestLogger(opts.Logger))
 	e.Use(securityHeaders(sessions))
-	e.Use(middleware.BodyLimit(MaxFormBytes))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: MaxFormBytes, Skipper: streamsItsBody}))
 
 	registerRoutes(e, h, sessions)
 	return e, nil
+}
+
+// streamsItsBody names the routes that take files: they stream the body
+// under the upload limit instead of the form limit.
+func streamsItsBody(c echo.Context) bool {
+	if c.Request().Method != "POST" {
+		return false
+	}
+	switch c.Path() {
+	case "/recipients/import", "/api/v1/recipients/import":
+		return true
+	}
+	return false
 }

@@ -25,6 +25,7 @@ type Config struct {
 	TLSCert       string
 	TLSKey        string
 	LogFormat     string
+	MaxUploadMB   int64
 }
 
 // DefaultDatabase is the SQLite file used when --database is not given.
@@ -85,6 +86,18 @@ func (b *configFlags) server() {
 	b.str(&b.cfg.TLSCert, "tls-cert", "AB_TLS_CERT", "", "serve HTTPS with this certificate file")
 	b.str(&b.cfg.TLSKey, "tls-key", "AB_TLS_KEY", "", "private key file of --tls-cert")
 	b.str(&b.cfg.LogFormat, "log-format", "AB_LOG_FORMAT", "auto", "log format: auto (JSON unless a terminal), json or text")
+	b.int(&b.cfg.MaxUploadMB, "max-upload-mb", "AB_MAX_UPLOAD_MB", 512, "largest file accepted for an import, in megabytes")
+}
+
+func (b *configFlags) int(p *int64, name, env string, def int64, usage string) {
+	if raw, ok := os.LookupEnv(env); ok {
+		v, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			b.fail(name, "must be a whole number, not %q", raw)
+		}
+		def = v
+	}
+	b.fs.Int64Var(p, name, def, usage+" (env "+env+")")
 }
 
 // parse reads the arguments and checks every setting, reporting all problems
@@ -143,6 +156,9 @@ func (b *configFlags) validate() {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		b.fail("tls-cert", "and --tls-key go together: give both or neither")
+	}
+	if c.MaxUploadMB < 1 || c.MaxUploadMB > 1<<20 {
+		b.fail("max-upload-mb", "must be between 1 and 1048576")
 	}
 	switch c.LogFormat {
 	case "auto", "json", "text":

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"audiencebridge/models"
+	"audiencebridge/worker"
 )
 
 const usage = `Audience Bridge: share audiences with the Experience Cloud in seconds.
@@ -89,6 +90,9 @@ func openStore(ctx context.Context, dsn string, log *slog.Logger) (*models.Store
 		return nil, err
 	}
 	applied, err := store.Migrate(ctx)
+	if err == nil {
+		err = worker.Migrate(ctx, store)
+	}
 	if err != nil {
 		_ = store.Close()
 		return nil, err
@@ -130,6 +134,9 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	for _, m := range applied {
 		fmt.Fprintf(stdout, "applied %04d_%s\n", m.Version, m.Name)
+	}
+	if err := worker.Migrate(ctx, store); err != nil {
+		return err
 	}
 	st, err := store.MigrationState(ctx)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"audiencebridge/models"
 	"audiencebridge/web"
+	"audiencebridge/worker"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -41,10 +42,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e, err := web.New(web.Options{Store: store, SessionSecret: secret, Demo: cfg.Demo, Logger: log, TrustProxy: cfg.TrustProxy,
-		SessionPolicy: models.SessionPolicy{Idle: cfg.SessionIdle, MaxAge: cfg.SessionMaxAge}})
+	jobs, err := worker.NewStandard(store, worker.Options{Logger: log, Work: true})
 	if err != nil {
 		return err
+	}
+	e, err := web.New(web.Options{Store: store, SessionSecret: secret, Demo: cfg.Demo, Logger: log, TrustProxy: cfg.TrustProxy,
+		SessionPolicy: models.SessionPolicy{Idle: cfg.SessionIdle, MaxAge: cfg.SessionMaxAge}, Jobs: jobs, MaxUploadBytes: cfg.MaxUploadMB << 20})
+	if err != nil {
+		return err
+	}
+	// The engine runs on its own context: on shutdown it is stopped after
+	// the HTTP server, so running jobs can finish or be handed back.
+	if err := jobs.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start the sync worker: %w", err)
 	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -81,6 +91,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shut down: %w", err)
+	}
+	log.Info("shutting down: stopping the worker, running jobs are finished or handed back")
+	if err := jobs.Stop(shutdownCtx); err != nil {
+		return fmt.Errorf("stop the worker: %w", err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -23,6 +24,7 @@ import (
 	"audiencebridge/models"
 	"audiencebridge/models/dbtest"
 	"audiencebridge/web"
+	"audiencebridge/worker"
 )
 
 // Password is the password of every operator tests create.
@@ -63,6 +65,8 @@ type Options struct {
 	SessionPolicy models.SessionPolicy
 	// TLS serves HTTPS with a test certificate.
 	TLS bool
+	// MaxUploadBytes overrides the upload limit.
+	MaxUploadBytes int64
 }
 
 // Start boots a console on a fresh database.
@@ -76,8 +80,24 @@ func Start(t testing.TB, opts ...Options) *Server {
 		o = opts[0]
 	}
 	logs := &strings.Builder{}
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{b: logs}, nil))
+	if err := worker.Migrate(context.Background(), store); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := worker.NewStandard(store, worker.Options{Logger: logger, Work: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jobs.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = jobs.Stop(ctx) // a test that closed the database cannot stop cleanly
+	})
 	e, err := web.New(web.Options{Store: store, SessionSecret: []byte("0123456789abcdef0123456789abcdef-test"),
-		SessionPolicy: o.SessionPolicy, Logger: slog.New(slog.NewTextHandler(&lockedWriter{b: logs}, nil))})
+		SessionPolicy: o.SessionPolicy, Logger: logger, Jobs: jobs, MaxUploadBytes: o.MaxUploadBytes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,4 +317,34 @@ func (r *Response) JSON(t testing.TB, v any) {
 	if err := json.Unmarshal([]byte(r.Body), v); err != nil {
 		t.Fatalf("answer is not JSON (%v): %s", err, r.Body)
 	}
+}
+
+// Upload posts a file the way the import form does: multipart, with the
+// CSRF token in the action URL.
+func (c *Client) Upload(path, field, fileName string, content []byte, extra map[string]string) *Response {
+	c.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for k, v := range extra {
+		if err := mw.WriteField(k, v); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	fw, err := mw.CreateFormFile(field, fileName)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if _, err := fw.Write(content); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := mw.Close(); err != nil {
+		c.t.Fatal(err)
+	}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	req := c.Request(http.MethodPost, path+sep+"_csrf="+url.QueryEscape(c.CSRF), &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return c.Do(req)
 }

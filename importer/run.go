@@ -1,0 +1,182 @@
+package importer
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+	"unicode/utf8"
+
+	"audiencebridge/models"
+)
+
+// BatchRows is how many rows are applied in one transaction: large enough
+// that the per-batch statements are cheap per row, small enough that a
+// batch commits in well under a second.
+const BatchRows = 5000
+
+// sourceError marks a failure to read the file (a database read of an
+// uploaded chunk, a broken request body): worth retrying, unlike a problem
+// with the file's content.
+type sourceError struct{ err error }
+
+func (e *sourceError) Error() string { return e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = &sourceError{err}
+	}
+	return n, err
+}
+
+// Run applies an import from its uploaded file, resuming after the last
+// batch it committed, and stops after budget (0: no limit) so a long import
+// works in slices. It reports done once the import has ended, well or not;
+// an error means "retry later".
+func Run(ctx context.Context, store *models.Store, importID int64, budget time.Duration) (done bool, err error) {
+	imp, err := store.StartImport(ctx, importID)
+	if err != nil {
+		return false, err
+	}
+	if imp.Finished() {
+		return true, nil
+	}
+	if imp.UploadID == nil {
+		return true, store.FailImport(ctx, imp.ID, "the uploaded file is no longer available: upload it again")
+	}
+	return apply(ctx, store, imp, store.OpenUpload(ctx, *imp.UploadID), budget)
+}
+
+func apply(ctx context.Context, store *models.Store, imp *models.RecipientImport, src io.Reader, budget time.Duration) (bool, error) {
+	settings, err := imp.Settings()
+	if err != nil {
+		return true, store.FailImport(ctx, imp.ID, err.Error())
+	}
+	delim, _ := utf8.DecodeRuneInString(settings.Delimiter)
+	mapping := make(Mapping, len(settings.Mapping))
+	for i, c := range settings.Mapping {
+		mapping[i] = Column(c)
+	}
+	counter := &countingReader{r: src}
+	rd := NewReader(counter, delim, mapping)
+	deadline := time.Now().Add(budget)
+
+	var (
+		rows     []models.ImportRow
+		rejected []models.ImportRejection
+		read     int64
+		lastLine = imp.LinesDone
+	)
+	flush := func() error {
+		if len(rows) == 0 && len(rejected) == 0 {
+			return nil
+		}
+		_, err := store.ApplyImportBatch(ctx, imp.ID, rows, rejected,
+			models.BatchProgress{LastLine: lastLine, ProcessedBytes: counter.n, RowsRead: read})
+		rows, rejected, read = rows[:0], rejected[:0], 0
+		return err
+	}
+	for {
+		row, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			if err := flush(); err != nil {
+				return false, err
+			}
+			return true, store.FinishImport(ctx, imp.ID)
+		}
+		var se *sourceError
+		if errors.As(err, &se) {
+			return false, fmt.Errorf("read the file: %w", err)
+		}
+		if err != nil {
+			return true, store.FailImport(ctx, imp.ID, err.Error())
+		}
+		if row.Line == 1 && row.Problem != "" {
+			return true, store.FailImport(ctx, imp.ID, "the header line could not be read: "+row.Problem)
+		}
+		if row.Line <= imp.LinesDone {
+			continue // applied before this slice
+		}
+		read++
+		lastLine = row.Line
+		raw, jerr := json.Marshal(row.Fields)
+		if jerr != nil {
+			return false, fmt.Errorf("encode row %d: %w", row.Line, jerr)
+		}
+		if row.Problem != "" {
+			rejected = append(rejected, models.ImportRejection{Line: row.Line, Reason: row.Problem, Raw: string(raw)})
+		} else {
+			rows = append(rows, models.ImportRow{Line: row.Line, Email: row.Email, FirstName: row.FirstName, LastName: row.LastName,
+				CRMID: row.CRMID, VisitorID: row.VisitorID, Raw: string(raw)})
+		}
+		if len(rows)+len(rejected) >= BatchRows {
+			if err := flush(); err != nil {
+				return false, err
+			}
+			if budget > 0 && time.Now().After(deadline) {
+				return false, nil
+			}
+		}
+	}
+}
+
+// Result is what the API answers for an import.
+type Result struct {
+	Import   *models.RecipientImport
+	Warnings []string
+}
+
+// ImportStream imports a CSV read from r right away (the API's synchronous
+// import): the header names the columns, which are mapped automatically;
+// unknown columns are ignored with a warning. Existing recipients are updated.
+func ImportStream(ctx context.Context, store *models.Store, actor models.Actor, r io.Reader, fileName string) (*Result, error) {
+	br := bufio.NewReaderSize(&countingReader{r: r}, SniffBytes)
+	head, err := br.Peek(SniffBytes)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, fmt.Errorf("read the request body: %w", err)
+	}
+	pv, err := Sniff(head, 0)
+	if err != nil {
+		return nil, models.Invalid("body", "%s", err.Error())
+	}
+	if err := pv.Mapping.Validate(); err != nil {
+		return nil, models.Invalid("body", "the header line must name the columns, with email among them: %s", err.Error())
+	}
+	settings := models.ImportSettings{Delimiter: string(pv.Delimiter), Header: pv.Header, Mapping: mappingStrings(pv.Mapping), UpdateExisting: true}
+	imp, err := store.CreateImport(ctx, actor, &models.RecipientImport{FileName: fileName, Source: "api"}, settings, models.ImportTarget{}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := store.StartImport(ctx, imp.ID); err != nil {
+		return nil, err
+	}
+	if _, err := apply(ctx, store, imp, br, 0); err != nil {
+		if ferr := store.FailImport(context.WithoutCancel(ctx), imp.ID, err.Error()); ferr != nil {
+			return nil, errors.Join(err, ferr)
+		}
+		return nil, err
+	}
+	if imp, err = store.ImportByID(ctx, imp.ID); err != nil {
+		return nil, err
+	}
+	return &Result{Import: imp, Warnings: pv.Warnings}, nil
+}
+
+func mappingStrings(m Mapping) []string {
+	out := make([]string, len(m))
+	for i, c := range m {
+		out[i] = string(c)
+	}
+	return out
+}
