@@ -23,6 +23,8 @@ func registerRoutes(e *echo.Echo, h *handlers.Handlers, s *session.Manager) {
 	in.GET("/", h.ShowHome)
 	in.GET("/account", h.ShowAccount)
 	in.POST("/account/password", h.ChangePassword)
+	in.POST("/account/tokens", h.CreateToken)
+	in.POST("/account/tokens/:id/revoke", h.RevokeToken)
 	in.GET("/recipients", h.ListRecipients)
 	in.GET("/recipients/new", h.NewRecipient)
 	in.GET("/recipients/import", h.ShowUpload)

@@ -28,6 +28,7 @@ Usage:
   audiencebridge user grant  --login L --entitlement E
   audiencebridge user revoke --login L --entitlement E
   audiencebridge user passwd --login L [--password P]   (reads the password from standard input when omitted)
+  audiencebridge token create --login L --name N        (prints the new API token alone on its last line)
 
 Entitlements: audience-library, aam-admin.
 Run "audiencebridge COMMAND -h" for the flags of a command.
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return migrate(ctx, args, stdout, stderr)
 	case "user":
 		return userCommand(ctx, args, stdin, stdout, stderr)
+	case "token":
+		return tokenCommand(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -165,3 +165,34 @@ func TestServeDemoPrintsHowToSignIn(t *testing.T) {
 		}
 	}
 }
+
+func TestTokenCreate(t *testing.T) {
+	dsn := dbtest.DSN(t)
+	if _, err := runCLI(t, "", "user", "create", "--database", dsn, "--login", "ada", "--password", "long enough", "--role", "marketer"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, "", "token", "create", "--database", dsn, "--login", "ada", "--name", "nightly export")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	token := lines[len(lines)-1]
+	if !strings.HasPrefix(token, models.TokenPrefix) || strings.Contains(token, " ") {
+		t.Fatalf("last line is not the token alone: %q", out)
+	}
+	store, err := models.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	op, err := store.TokenOperator(context.Background(), token)
+	if err != nil || op.Login != "ada" {
+		t.Fatalf("token acts as %v, %v", op, err)
+	}
+	if _, err := runCLI(t, "", "token", "create", "--database", dsn, "--login", "nobody", "--name", "x"); !errors.Is(err, models.ErrNotFound) {
+		t.Fatalf("unknown login: %v", err)
+	}
+	if _, err := runCLI(t, "", "token", "create", "--database", dsn, "--login", "ada"); !errors.Is(err, errUsage) {
+		t.Fatalf("missing name: %v", err)
+	}
+}
