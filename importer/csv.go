@@ -198,12 +198,13 @@ func (r *Reader) check(rec record) Row {
 		col   Column
 		value string
 	}{{FirstName, row.FirstName}, {LastName, row.LastName}} {
-		label := strings.ToLower(name.col.Label())
 		if n := utf8.RuneCountInString(name.value); n > MaxNameChars {
-			return rejected(row, name.col, fmt.Sprintf("a %s has at most %d characters, this one has %d", label, MaxNameChars, n))
+			return rejected(row, name.col, fmt.Sprintf("a %s has at most %d characters, this one has %d",
+				strings.ToLower(name.col.Label()), MaxNameChars, n))
 		}
 		if strings.IndexFunc(name.value, unicode.IsControl) >= 0 {
-			return rejected(row, name.col, fmt.Sprintf("a %s must not contain control characters such as tabs or line breaks", label))
+			return rejected(row, name.col, fmt.Sprintf("a %s must not contain control characters such as tabs or line breaks",
+				strings.ToLower(name.col.Label())))
 		}
 	}
 	if row.CRMID = cell(3); row.CRMID != "" {

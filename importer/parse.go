@@ -59,9 +59,15 @@ type parser struct {
 }
 
 func newParser(r io.Reader, delim byte) *parser {
+	return newParserSize(r, delim, bufferSize)
+}
+
+// newParserSize is newParser with a buffer of size bytes: Sniff parses a
+// small head several times and needs no more than its length.
+func newParserSize(r io.Reader, delim byte, size int) *parser {
 	// NewReaderSize reuses r when it is a big enough *bufio.Reader, so
 	// bytes a caller peeked at for Sniff are not lost.
-	return &parser{br: bufio.NewReaderSize(r, bufferSize), delim: delim, line: 1}
+	return &parser{br: bufio.NewReaderSize(r, size), delim: delim, line: 1}
 }
 
 // skipBOM drops a UTF-8 byte order mark at the start of the input, which

@@ -183,7 +183,7 @@ func sniffDelimiter(head []byte, whole bool) rune {
 // sniffRead parses up to max records of head (blank ones skipped), leaving
 // out an unfinished last record when head may be cut.
 func sniffRead(head []byte, delim byte, whole bool, max int) ([]record, error) {
-	p := newParser(bytes.NewReader(head), delim)
+	p := newParserSize(bytes.NewReader(head), delim, min(len(head)+1, bufferSize))
 	var recs []record
 	for len(recs) < max {
 		rec, err := p.read()

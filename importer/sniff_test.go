@@ -135,3 +135,13 @@ func TestSniffErrors(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkSniff(b *testing.B) {
+	head := genCSV(2000)[:SniffBytes]
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Sniff(head, 20); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

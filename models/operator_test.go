@@ -306,3 +306,49 @@ func TestListOperatorsSearchesSortsAndPages(t *testing.T) {
 		t.Fatalf("admins = %+v", page.Items)
 	}
 }
+
+func TestSeedDemoDataOnceAndOnlyOnEmptyTables(t *testing.T) {
+	s := dbtest.New(t)
+	ctx := context.Background()
+	if err := s.SeedDemoData(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SeedDemoData(ctx); err != nil {
+		t.Fatalf("second seed: %v", err)
+	}
+	n, err := s.CountRecipients(ctx)
+	if err != nil || n != models.DemoRecipients {
+		t.Fatalf("recipients = %d, %v", n, err)
+	}
+	var withVisitor, withCRM int64
+	db, _ := s.SQL()
+	if err := db.QueryRow(`SELECT COUNT(DISTINCT recipient_id) FROM recipient_visitor_ids`).Scan(&withVisitor); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT COUNT(*) FROM recipients WHERE crm_id IS NOT NULL`).Scan(&withCRM); err != nil {
+		t.Fatal(err)
+	}
+	// "Most with a visitor ID, many with a CRM ID": about 85% and 60%.
+	if withVisitor < 8000 || withVisitor > 9000 || withCRM < 5500 || withCRM > 6500 {
+		t.Fatalf("with visitor ID %d, with CRM ID %d", withVisitor, withCRM)
+	}
+	for _, name := range []string{"defaultDataSource", "crmDeclaredId", "hashedEmail"} {
+		if _, err := s.DataSourceByInternalName(ctx, name); err != nil {
+			t.Errorf("data source %s: %v", name, err)
+		}
+	}
+	lists, err := s.ListLists(ctx, models.ListQuery{})
+	if err != nil || lists.Total != 2 {
+		t.Fatalf("lists = %d %v", lists.Total, err)
+	}
+	for _, l := range lists.Items {
+		var members int64
+		// $1 is a numbered parameter for PostgreSQL and a positional one for SQLite.
+		if err := db.QueryRow(`SELECT COUNT(*) FROM list_members WHERE list_id = $1`, l.ID).Scan(&members); err != nil {
+			t.Fatal(err)
+		}
+		if l.Size == 0 || l.Size != members {
+			t.Errorf("list %s size %d, members %d", l.Label, l.Size, members)
+		}
+	}
+}

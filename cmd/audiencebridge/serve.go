@@ -37,6 +37,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if seeded, err = store.SeedDemo(ctx); err != nil {
 			return err
 		}
+		if err := store.SeedDemoData(ctx); err != nil {
+			return err
+		}
 	}
 	secret, ephemeral, err := cfg.sessionSecret()
 	if err != nil {
