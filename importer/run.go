@@ -102,8 +102,8 @@ func apply(ctx context.Context, store *models.Store, imp *models.RecipientImport
 		if err != nil {
 			return true, store.FailImport(ctx, imp.ID, err.Error())
 		}
-		if row.Line == 1 && row.Problem != "" {
-			return true, store.FailImport(ctx, imp.ID, "the header line could not be read: "+row.Problem)
+		if rd.Header() == nil && row.Problem != "" {
+			return true, store.FailImport(ctx, imp.ID, row.Problem)
 		}
 		if row.Line <= imp.LinesDone {
 			continue // applied before this slice

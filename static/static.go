@@ -11,7 +11,7 @@ import (
 	"net/url"
 )
 
-//go:embed css js vendor
+//go:embed css js vendor img
 var files embed.FS
 
 // FS is the embedded asset tree.
