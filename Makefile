@@ -5,7 +5,7 @@ GO      ?= go
 BIN     := bin/audiencebridge
 PKGS    := ./...
 
-.PHONY: run build test generate check-generated assets check-assets vet test-sqlite test-postgres bench clean
+.PHONY: run build test generate check-generated assets check-assets vet test-sqlite test-postgres bench fuzz clean
 
 run: build
 	./$(BIN) serve --demo
@@ -51,6 +51,17 @@ test: check-generated check-assets vet test-sqlite test-postgres
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# Runs every fuzz target of every package for FUZZTIME each. `make test`
+# already runs their committed seed corpora as ordinary tests.
+FUZZTIME ?= 15s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
+	  done; \
+	done
 
 clean:
 	rm -rf bin data
