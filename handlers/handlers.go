@@ -14,6 +14,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"audiencebridge/library"
 	"audiencebridge/models"
 	"audiencebridge/views/layouts"
 	"audiencebridge/web/session"
@@ -31,6 +32,8 @@ type Handlers struct {
 	Jobs Enqueuer
 	// MaxUploadBytes bounds an uploaded file.
 	MaxUploadBytes int64
+	// Library is the audience library the console shows and syncs with.
+	Library library.Library
 }
 
 // Me returns the signed-in operator. Routes behind the sign-in guard always

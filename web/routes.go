@@ -47,7 +47,9 @@ func registerRoutes(e *echo.Echo, h *handlers.Handlers, s *session.Manager) {
 	in.POST("/lists/:id/members/remove", h.RemoveListMembers)
 	in.POST("/lists/:id/delete", h.DeleteList)
 	in.GET("/workflows", h.ShowNode("workflows"))
+	// Audience library pages and the picker.
 	in.GET("/library", h.ShowNode("library"), requireEntitlements("browse the audience library", audienceLibrary))
+	// END Audience library pages.
 
 	admin := in.Group("/admin", requireAdmin("manage the console"))
 	admin.GET("/operators", h.ListOperators)
@@ -60,7 +62,9 @@ func registerRoutes(e *echo.Echo, h *handlers.Handlers, s *session.Manager) {
 	admin.POST("/operators/:id/enable", h.EnableOperator)
 	admin.POST("/operators/:id/password", h.ResetPassword)
 	admin.GET("/audit", h.ListAudit)
+	// External accounts (Administration > Platform > External accounts).
 	admin.GET("/external-accounts", h.ShowNode("external-accounts"))
+	// END External accounts.
 
 	// AMC data sources (Administration > Platform > AMC Data sources).
 	admin.GET("/datasources", h.ListDataSources)
@@ -85,4 +89,12 @@ func registerRoutes(e *echo.Echo, h *handlers.Handlers, s *session.Manager) {
 	api.POST("/recipients", h.APICreateRecipient)
 	api.POST("/recipients/import", h.APIImportRecipients)
 	api.GET("/recipients/:id", h.APIShowRecipient)
+
+	// The audience library's Audience-Manager-shaped API.
+	aam := e.Group("/aam/v1", bearerToken(h.Store))
+	// AAM: data sources, segments, members.
+	// END AAM: data sources, segments, members.
+	// AAM: batch files.
+	// END AAM: batch files.
+	_ = aam
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"audiencebridge/handlers"
+	"audiencebridge/library"
 	"audiencebridge/models"
 	"audiencebridge/web/session"
 )
@@ -29,6 +30,8 @@ type Options struct {
 	Jobs handlers.Enqueuer
 	// MaxUploadBytes bounds an uploaded or API-imported file.
 	MaxUploadBytes int64
+	// Library is the audience library; nil is the embedded one.
+	Library library.Library
 }
 
 // DefaultMaxUploadBytes is the upload limit when none is configured.
@@ -55,8 +58,11 @@ func New(opts Options) (*echo.Echo, error) {
 	if opts.MaxUploadBytes <= 0 {
 		opts.MaxUploadBytes = DefaultMaxUploadBytes
 	}
+	if opts.Library == nil {
+		opts.Library = library.NewEmbedded(opts.Store)
+	}
 	h := &handlers.Handlers{Store: opts.Store, Sessions: sessions, Log: opts.Logger, Demo: opts.Demo, Jobs: opts.Jobs,
-		MaxUploadBytes: opts.MaxUploadBytes}
+		MaxUploadBytes: opts.MaxUploadBytes, Library: opts.Library}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
