@@ -328,3 +328,17 @@ func (s *Store) VisitorIDsOf(ctx context.Context, ids []int64) (map[int64][]stri
 	}
 	return out, nil
 }
+
+// RecipientEmails returns up to limit e-mail addresses, by id.
+func (s *Store) RecipientEmails(ctx context.Context, limit int) ([]string, error) {
+	var out []string
+	err := s.q(ctx).Model(&Recipient{}).Order("id").Limit(limit).Pluck("email", &out).Error
+	return out, err
+}
+
+// RecipientCRMIDs returns up to limit CRM IDs, by recipient id.
+func (s *Store) RecipientCRMIDs(ctx context.Context, limit int) ([]string, error) {
+	var out []string
+	err := s.q(ctx).Model(&Recipient{}).Where("crm_id IS NOT NULL").Order("id").Limit(limit).Pluck("crm_id", &out).Error
+	return out, err
+}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"audiencebridge/library"
 	"audiencebridge/models"
 	"audiencebridge/web"
 	"audiencebridge/worker"
@@ -38,6 +39,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if err := store.SeedDemoData(ctx); err != nil {
+			return err
+		}
+		if err := library.SeedDemo(ctx, store); err != nil {
 			return err
 		}
 	}
