@@ -26,12 +26,8 @@ type node struct {
 var nodes = map[string]node{
 	"workflows": {"workflows", "Profiles and Targets", "Workflows", placeholder.VM{Icon: "flow", Title: "No workflows yet",
 		Text: "Targeting workflows that export recipients to shared audiences will be listed here."}},
-	"library": {"library", "Audience library", "Shared audiences", placeholder.VM{Icon: "share", Title: "No shared audiences yet",
-		Text: "Segments of the audience library (visitor IDs and declared IDs) will be listed here."}},
 	"datasources": {"datasources", "Administration", "AMC Data sources", placeholder.VM{Icon: "database", Title: "No AMC data sources yet",
 		Text: "The data sources that reconcile shared audiences with recipients will be managed here."}},
-	"external-accounts": {"external-accounts", "Administration", "External accounts", placeholder.VM{Icon: "link", Title: "No external accounts yet",
-		Text: "Where the audience library lives (embedded, or a remote Audience-Manager-shaped API) will be set here."}},
 }
 
 // ShowNode draws an explorer node that has no content yet.
