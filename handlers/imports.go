@@ -209,7 +209,14 @@ func (h *Handlers) StartImport(c echo.Context) error {
 		return err
 	})
 	if problems, ok := formProblems(err); ok {
-		vm.Errors = append(vm.Errors, problems...)
+		for _, p := range problems {
+			if p.Field == "" || p.Field == "internalName" || p.Field == "label" {
+				// A refusal about the list (shared audience, name taken) belongs
+				// to the list choice.
+				p = &models.ValidationError{Field: map[bool]string{true: "newListLabel", false: "listId"}[vm.ListMode == "new"], Message: p.Message}
+			}
+			vm.Errors = append(vm.Errors, p)
+		}
 		return h.mappingPage(c, statusOfProblem(err), vm)
 	}
 	if err != nil {

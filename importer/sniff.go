@@ -64,6 +64,10 @@ func sniffAs(head []byte, maxRows int, delimiter rune) (Preview, error) {
 	if hdr.unreadable() {
 		return Preview{}, errors.New("the header line cannot be read: " + whyUnreadable(hdr))
 	}
+	if hdr.hasNUL {
+		// Text with a NUL in every other byte is UTF-16 without its byte order mark.
+		return Preview{}, errors.New("the file looks saved as UTF-16 (its header holds NUL bytes): save it as CSV UTF-8 and import it again")
+	}
 	if !hdr.validUTF8 {
 		return Preview{}, errors.New("the header line is not UTF-8 text: save the file as CSV UTF-8 and import it again")
 	}

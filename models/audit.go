@@ -163,10 +163,7 @@ func (s *Store) AuditActions(ctx context.Context) ([]string, error) {
 func (s *Store) ListAudit(ctx context.Context, q AuditQuery) (Page[*AuditEvent], error) {
 	q.PageRequest = q.PageRequest.Normalize()
 	db := s.q(ctx).Model(&AuditEvent{})
-	if term := strings.TrimSpace(q.Search); term != "" {
-		p := likePattern(term)
-		db = db.Where(`LOWER(actor) LIKE ? ESCAPE '\' OR LOWER(target_label) LIKE ? ESCAPE '\' OR LOWER(summary) LIKE ? ESCAPE '\'`, p, p, p)
-	}
+	db = matchAny(db, q.Search, "actor", "target_label", "summary")
 	if q.Action != "" {
 		db = db.Where("action = ?", q.Action)
 	}

@@ -534,10 +534,7 @@ var DataSourceSorts = map[string][]string{
 func (s *Store) ListDataSources(ctx context.Context, q DataSourceQuery) (Page[*DataSource], error) {
 	q.PageRequest = q.PageRequest.Normalize()
 	db := s.q(ctx).Model(&DataSource{})
-	if term := strings.TrimSpace(q.Search); term != "" {
-		p := likePattern(term)
-		db = db.Where(`LOWER(label) LIKE ? ESCAPE '\' OR LOWER(internal_name) LIKE ? ESCAPE '\' OR LOWER(integration_code) LIKE ? ESCAPE '\'`, p, p, p)
-	}
+	db = matchAny(db, q.Search, "label", "internal_name", "integration_code")
 	var total int64
 	if err := db.Count(&total).Error; err != nil {
 		return Page[*DataSource]{}, fmt.Errorf("count data sources: %w", err)

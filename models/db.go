@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/mattn/go-sqlite3"
 
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
@@ -95,7 +96,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		// a second writer wait instead of failing; BEGIN IMMEDIATE takes the
 		// write lock up front so two transactions never deadlock upgrading.
 		sqliteDSN := "file:" + dsn + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL"
-		db, err = gorm.Open(sqlite.Open(sqliteDSN), gcfg)
+		db, err = gorm.Open(sqlite.New(sqlite.Config{DriverName: sqliteDriverName, DSN: sqliteDSN}), gcfg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open the %s database: %w", dialect, err)
@@ -125,6 +126,27 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// sqliteDriverName is mattn's driver with LOWER replaced by a Unicode-aware
+// one: SQLite's own folds ASCII only, so "été" would not find "Été".
+const sqliteDriverName = "sqlite3_audiencebridge"
+
+func init() {
+	sql.Register(sqliteDriverName, &sqlite3.SQLiteDriver{ConnectHook: func(conn *sqlite3.SQLiteConn) error {
+		return conn.RegisterFunc("lower", unicodeLower, true)
+	}})
+}
+
+// unicodeLower is LOWER for any SQLite value: NULL stays NULL, numbers stay.
+func unicodeLower(v any) any {
+	switch x := v.(type) {
+	case string:
+		return strings.ToLower(x)
+	case []byte:
+		return strings.ToLower(string(x))
+	}
+	return v
 }
 
 // Dialect tells which database the store talks to.
@@ -236,11 +258,28 @@ func (s *Store) pgxTransaction(ctx context.Context, fn func(tx *Store) error) er
 
 func (s *Store) q(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
 
-// likePattern escapes the LIKE wildcards of a search term so that a user
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// likeEscape escapes the LIKE wildcards of a search term so that a user
 // typing "%" or "_" searches for those characters.
-func likePattern(term string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + strings.ToLower(r.Replace(term)) + "%"
+func likeEscape(term string) string { return likeEscaper.Replace(term) }
+
+// matchAny keeps the rows where one of the columns contains the term,
+// ignoring case. Both sides go through the database's LOWER so that they
+// fold alike (on SQLite LOWER is replaced by a Unicode-aware one, see Open).
+func matchAny(db *gorm.DB, term string, columns ...string) *gorm.DB {
+	term = strings.TrimSpace(term)
+	if term == "" {
+		return db
+	}
+	pattern := "%" + likeEscape(term) + "%"
+	conds := make([]string, len(columns))
+	args := make([]any, len(columns))
+	for i, c := range columns {
+		conds[i] = "LOWER(" + c + `) LIKE LOWER(?) ESCAPE '\'`
+		args[i] = pattern
+	}
+	return db.Where(strings.Join(conds, " OR "), args...)
 }
 
 func notFound(err error, what string) error {

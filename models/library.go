@@ -308,10 +308,7 @@ var LibSegmentSorts = map[string]string{"name": "name", "size": "size", "source"
 func (s *Store) LibSegments(ctx context.Context, q LibSegmentQuery) (Page[*LibSegment], error) {
 	q.PageRequest = q.PageRequest.Normalize()
 	db := s.q(ctx).Model(&LibSegment{})
-	if term := strings.TrimSpace(q.Search); term != "" {
-		p := likePattern(term)
-		db = db.Where(`LOWER(name) LIKE ? ESCAPE '\' OR LOWER(description) LIKE ? ESCAPE '\' OR LOWER(integration_code) LIKE ? ESCAPE '\'`, p, p, p)
-	}
+	db = matchAny(db, q.Search, "name", "description", "integration_code")
 	if q.DataSourceID != 0 {
 		db = db.Where("data_source_id = ?", q.DataSourceID)
 	}

@@ -195,10 +195,7 @@ var ListSorts = map[string]string{"label": "label", "internalName": "internal_na
 func (s *Store) ListLists(ctx context.Context, q ListQuery) (Page[*List], error) {
 	q.PageRequest = q.PageRequest.Normalize()
 	db := s.q(ctx).Model(&List{})
-	if term := strings.TrimSpace(q.Search); term != "" {
-		p := likePattern(term)
-		db = db.Where(`LOWER(label) LIKE ? ESCAPE '\' OR LOWER(internal_name) LIKE ? ESCAPE '\' OR LOWER(description) LIKE ? ESCAPE '\'`, p, p, p)
-	}
+	db = matchAny(db, q.Search, "label", "internal_name", "description")
 	if q.Type != "" {
 		db = db.Where("type = ?", q.Type)
 	}

@@ -293,10 +293,7 @@ var OperatorSorts = map[string]string{
 func (s *Store) ListOperators(ctx context.Context, q OperatorQuery) (Page[*Operator], error) {
 	q.PageRequest = q.PageRequest.Normalize()
 	db := s.q(ctx).Model(&Operator{})
-	if term := strings.TrimSpace(q.Search); term != "" {
-		p := likePattern(term)
-		db = db.Where(`LOWER(login) LIKE ? ESCAPE '\' OR LOWER(name) LIKE ? ESCAPE '\' OR LOWER(email) LIKE ? ESCAPE '\'`, p, p, p)
-	}
+	db = matchAny(db, q.Search, "login", "name", "email")
 	if q.Role != "" {
 		db = db.Where("role = ?", q.Role)
 	}

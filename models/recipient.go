@@ -258,10 +258,11 @@ func (s *Store) searchRecipients(db *gorm.DB, term string) *gorm.DB {
 	if term == "" {
 		return db
 	}
-	p := likePattern(term)
-	visitor := s.q(db.Statement.Context).Model(&VisitorID{}).Select("recipient_id").Where("visitor_id LIKE ?", strings.TrimSpace(term)+"%")
-	return db.Where(`email LIKE ? ESCAPE '\' OR LOWER(first_name) LIKE ? ESCAPE '\' OR LOWER(last_name) LIKE ? ESCAPE '\' OR LOWER(crm_id) LIKE ? ESCAPE '\' OR id IN (?)`,
-		p, p, p, p, visitor)
+	p := "%" + likeEscape(term) + "%"
+	// Visitor IDs are matched by prefix, which their index serves.
+	visitor := s.q(db.Statement.Context).Model(&VisitorID{}).Select("recipient_id").Where(`visitor_id LIKE ? ESCAPE '\'`, likeEscape(term)+"%")
+	return db.Where(`email LIKE LOWER(?) ESCAPE '\' OR LOWER(first_name) LIKE LOWER(?) ESCAPE '\' OR LOWER(last_name) LIKE LOWER(?) ESCAPE '\'
+		OR LOWER(crm_id) LIKE LOWER(?) ESCAPE '\' OR id IN (?)`, p, p, p, p, visitor)
 }
 
 // ListRecipients returns one page of recipients.
