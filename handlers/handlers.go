@@ -34,6 +34,10 @@ type Handlers struct {
 	MaxUploadBytes int64
 	// Library is the audience library the console shows and syncs with.
 	Library library.Library
+	// Secrets seals the secrets of external accounts.
+	Secrets *models.SecretBox
+	// Connections tests external accounts.
+	Connections Connections
 }
 
 // Me returns the signed-in operator. Routes behind the sign-in guard always

@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"audiencebridge/library"
 	"audiencebridge/models"
 	"audiencebridge/web/webtest"
 )
@@ -23,6 +24,9 @@ func TestBrowserTourHasNoErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := srv.Store.SeedDemoData(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := library.SeedDemo(ctx, srv.Store); err != nil {
 		t.Fatal(err)
 	}
 	tab := webtest.Browser(t)
@@ -57,7 +61,8 @@ func TestBrowserTourHasNoErrors(t *testing.T) {
 		{"tour-operators", "/admin/operators", `[data-testid="operators-table"]`},
 		{"tour-audit", "/admin/audit", `[data-testid="audit-table"]`},
 		{"tour-account", "/account", `[data-testid="tokens-table"]`},
-		{"tour-library", "/library", `[data-testid="empty-state"]`},
+		{"tour-library", "/library", `[data-testid="segments-table"]`},
+		{"tour-external-accounts", "/admin/external-accounts", `[data-testid="account-importSharedAudience"]`},
 	}
 	for _, p := range pages {
 		if err := chromedp.Do(tab, chromedp.Navigate(srv.URL+p.path), chromedp.WaitVisible(chromedp.CSS(p.wait))); err != nil {

@@ -58,11 +58,17 @@ func New(opts Options) (*echo.Echo, error) {
 	if opts.MaxUploadBytes <= 0 {
 		opts.MaxUploadBytes = DefaultMaxUploadBytes
 	}
+	embedded := library.NewEmbedded(opts.Store)
 	if opts.Library == nil {
-		opts.Library = library.NewEmbedded(opts.Store)
+		opts.Library = embedded
+	}
+	secrets, err := models.NewSecretBox(opts.SessionSecret)
+	if err != nil {
+		return nil, err
 	}
 	h := &handlers.Handlers{Store: opts.Store, Sessions: sessions, Log: opts.Logger, Demo: opts.Demo, Jobs: opts.Jobs,
-		MaxUploadBytes: opts.MaxUploadBytes, Library: opts.Library}
+		MaxUploadBytes: opts.MaxUploadBytes, Library: opts.Library, Secrets: secrets,
+		Connections: &library.Resolver{Store: opts.Store, Secrets: secrets, Embedded: embedded}}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -86,11 +92,15 @@ func New(opts Options) (*echo.Echo, error) {
 // streamsItsBody names the routes that take files: they stream the body
 // under the upload limit instead of the form limit.
 func streamsItsBody(c echo.Context) bool {
+	// Member changes apply their own limit, handlers.MaxMemberBodyBytes.
+	if c.Path() == "/aam/v1/segments/:sid/members" {
+		return true
+	}
 	if c.Request().Method != "POST" {
 		return false
 	}
 	switch c.Path() {
-	case "/recipients/import", "/api/v1/recipients/import":
+	case "/recipients/import", "/api/v1/recipients/import", "/aam/v1/files", "/library/segments/:sid/members/upload":
 		return true
 	}
 	return false

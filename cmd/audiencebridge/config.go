@@ -26,6 +26,7 @@ type Config struct {
 	TLSKey        string
 	LogFormat     string
 	MaxUploadMB   int64
+	LibraryDrop   string
 }
 
 // DefaultDatabase is the SQLite file used when --database is not given.
@@ -87,6 +88,7 @@ func (b *configFlags) server() {
 	b.str(&b.cfg.TLSKey, "tls-key", "AB_TLS_KEY", "", "private key file of --tls-cert")
 	b.str(&b.cfg.LogFormat, "log-format", "AB_LOG_FORMAT", "auto", "log format: auto (JSON unless a terminal), json or text")
 	b.int(&b.cfg.MaxUploadMB, "max-upload-mb", "AB_MAX_UPLOAD_MB", 512, "largest file accepted for an import, in megabytes")
+	b.str(&b.cfg.LibraryDrop, "library-drop", "AB_LIBRARY_DROP", "", "folder watched for Audience Manager batch files (ftp_dpm_<DPID>_<time>.sync|.overwrite[.N][.gz])")
 }
 
 func (b *configFlags) int(p *int64, name, env string, def int64, usage string) {
@@ -156,6 +158,11 @@ func (b *configFlags) validate() {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		b.fail("tls-cert", "and --tls-key go together: give both or neither")
+	}
+	if c.LibraryDrop != "" {
+		if st, err := os.Stat(c.LibraryDrop); err != nil || !st.IsDir() {
+			b.fail("library-drop", "must name an existing folder, not %q", c.LibraryDrop)
+		}
 	}
 	if c.MaxUploadMB < 1 || c.MaxUploadMB > 1<<20 {
 		b.fail("max-upload-mb", "must be between 1 and 1048576")

@@ -77,6 +77,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	printBanner(stdout, scheme+"://"+displayAddr(ln.Addr()), store, cfg, seeded, ephemeral)
 
+	if cfg.LibraryDrop != "" {
+		proc := library.NewBatchProcessor(library.NewEmbedded(store))
+		go func() {
+			if err := library.WatchDropFolder(ctx, cfg.LibraryDrop, proc, log); err != nil && ctx.Err() == nil {
+				log.Error("the library drop folder stopped", "folder", cfg.LibraryDrop, "error", err)
+			}
+		}()
+		fmt.Fprintf(stdout, "  library drop folder: %s (batch files are processed into done/ or failed/)\n", cfg.LibraryDrop)
+	}
+
 	errc := make(chan error, 1)
 	go func() {
 		if cfg.TLSCert != "" {

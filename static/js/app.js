@@ -46,3 +46,196 @@
   document.addEventListener("DOMContentLoaded", function () { scheduleToasts(document); });
   document.addEventListener("htmx:afterSettle", function () { scheduleToasts(document); });
 })();
+
+// The picker "Select a shared audience" (views/components/picker.go has the
+// contract). A button with data-picker-url opens it in a modal dialog; on
+// Confirm the fields named <data-picker-target>Sid, ...Name, ...Description
+// and ...DataSourceId of the button's form are filled (those that exist) and
+// the button receives "audience:selected" with the audience as detail.
+(function () {
+  "use strict";
+
+  var state = { dialog: null, opener: null, selected: null };
+  var FIELDS = { Sid: "sid", Name: "name", Description: "description", DataSourceId: "dataSourceId" };
+
+  function dialog() {
+    if (state.dialog) return state.dialog;
+    var d = document.createElement("dialog");
+    d.id = "picker-dialog";
+    d.className = "dialog dialog-picker";
+    d.setAttribute("aria-modal", "true");
+    d.setAttribute("aria-labelledby", "picker-title");
+    d.setAttribute("data-testid", "picker-dialog");
+    d.addEventListener("keydown", onKey);
+    d.addEventListener("cancel", function (ev) { ev.preventDefault(); close(); });
+    d.addEventListener("close", onClosed);
+    document.body.appendChild(d);
+    state.dialog = d;
+    return d;
+  }
+
+  function open(opener) {
+    var d = dialog();
+    if (d.open) return;
+    state.opener = opener;
+    state.selected = null;
+    opener.setAttribute("aria-busy", "true");
+    htmx.ajax("GET", opener.getAttribute("data-picker-url"), { source: opener, target: d, swap: "innerHTML" }).then(function () {
+      opener.removeAttribute("aria-busy");
+      // A refusal leaves the dialog empty; its toast says why.
+      if (!d.querySelector(".picker") || d.open) return;
+      d.showModal();
+      sync();
+      var search = d.querySelector("[data-picker-search]");
+      if (search) search.focus();
+    }, function () { opener.removeAttribute("aria-busy"); });
+  }
+
+  // The focus goes back to the button that opened the picker.
+  function refocus() {
+    var opener = state.opener;
+    if (opener && document.body.contains(opener)) opener.focus();
+  }
+
+  function close() {
+    if (state.dialog && state.dialog.open) state.dialog.close();
+    refocus();
+  }
+
+  // After the dialog closed, however it was: empty it, so that its ids leave
+  // the page.
+  function onClosed() {
+    refocus();
+    state.dialog.replaceChildren();
+    state.opener = null;
+    state.selected = null;
+  }
+
+  function audienceOf(box) {
+    return {
+      sid: Number(box.value),
+      name: box.getAttribute("data-name") || "",
+      description: box.getAttribute("data-description") || "",
+      dataSourceId: Number(box.getAttribute("data-data-source-id")),
+      size: Number(box.getAttribute("data-size")),
+      collecting: box.getAttribute("data-collecting") === "true"
+    };
+  }
+
+  // sync draws the selection: one checkbox at most, Confirm enabled only
+  // with one, and says what is selected. A row the server marks
+  // data-preselect (the segment just created) becomes the selection.
+  function sync() {
+    var d = state.dialog;
+    if (!d || !d.open) return;
+    var pre = d.querySelector("input[data-pick][data-preselect]");
+    if (pre) {
+      pre.removeAttribute("data-preselect");
+      state.selected = audienceOf(pre);
+      pre.focus();
+    }
+    d.querySelectorAll("input[data-pick]").forEach(function (box) {
+      box.checked = state.selected !== null && box.value === String(state.selected.sid);
+    });
+    var confirm = d.querySelector("[data-picker-confirm]");
+    if (confirm) confirm.disabled = state.selected === null;
+    var label = d.querySelector("[data-picker-selection]");
+    if (label) label.textContent = state.selected ? "Selected: " + state.selected.name : "No audience selected";
+    if (!d.contains(document.activeElement) || document.activeElement === d) {
+      var next = d.querySelector('[aria-invalid="true"]') || d.querySelector("[data-picker-search]");
+      if (next) next.focus();
+    }
+  }
+
+  function field(scope, name) {
+    if (scope.elements) {
+      var f = scope.elements.namedItem(name);
+      return f && f.length !== undefined && !f.tagName ? f[0] : f;
+    }
+    return document.getElementsByName(name)[0] || null;
+  }
+
+  function confirmSelection() {
+    var chosen = state.selected, opener = state.opener;
+    if (!chosen || !opener) return;
+    var prefix = opener.getAttribute("data-picker-target") || "";
+    var scope = opener.form || opener.closest("form") || document;
+    Object.keys(FIELDS).forEach(function (suffix) {
+      var f = field(scope, prefix + suffix);
+      if (!f) return;
+      f.value = String(chosen[FIELDS[suffix]]);
+      f.dispatchEvent(new Event("input", { bubbles: true }));
+      f.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+    close();
+    opener.dispatchEvent(new CustomEvent("audience:selected", { bubbles: true, detail: chosen }));
+  }
+
+  function focusables(root) {
+    return Array.prototype.filter.call(
+      root.querySelectorAll("a[href], button, input, select, textarea, [tabindex]"),
+      function (el) {
+        return !el.disabled && el.type !== "hidden" && el.tabIndex >= 0 && el.getClientRects().length > 0;
+      });
+  }
+
+  // Keep the focus inside the dialog and close it on Escape.
+  function onKey(ev) {
+    if (ev.key === "Escape") {
+      ev.preventDefault();
+      ev.stopPropagation();
+      close();
+      return;
+    }
+    if (ev.key !== "Tab") return;
+    var items = focusables(state.dialog);
+    if (items.length === 0) { ev.preventDefault(); return; }
+    var first = items[0], last = items[items.length - 1], active = document.activeElement;
+    var inside = state.dialog.contains(active) && active !== state.dialog;
+    if (ev.shiftKey && (active === first || !inside)) {
+      ev.preventDefault();
+      last.focus();
+    } else if (!ev.shiftKey && (active === last || !inside)) {
+      ev.preventDefault();
+      first.focus();
+    }
+  }
+
+  document.addEventListener("click", function (ev) {
+    var opener = ev.target.closest("[data-picker-url]");
+    if (opener) {
+      ev.preventDefault();
+      open(opener);
+      return;
+    }
+    var d = state.dialog;
+    if (!d || !d.open) return;
+    if (ev.target === d || ev.target.closest("[data-picker-close]")) close();
+    else if (ev.target.closest("[data-picker-confirm]")) confirmSelection();
+  });
+
+  document.addEventListener("change", function (ev) {
+    var box = ev.target;
+    if (!state.dialog || !box.matches || !box.matches("input[data-pick]") || !state.dialog.contains(box)) return;
+    state.selected = box.checked ? audienceOf(box) : null;
+    sync();
+  });
+
+  // A host that only wants to go to the chosen audience says where with
+  // data-picker-navigate="/path/{sid}".
+  document.addEventListener("audience:selected", function (ev) {
+    var to = ev.target.getAttribute && ev.target.getAttribute("data-picker-navigate");
+    if (to && !ev.defaultPrevented) window.location.assign(to.replace("{sid}", encodeURIComponent(ev.detail.sid)));
+  });
+
+  // After Load more, carry on from the first new row; and redraw the
+  // picker's selection after any of its fragments changed.
+  document.addEventListener("htmx:afterSettle", function () {
+    var next = document.querySelector("[data-focus-after-load]");
+    if (next) {
+      next.removeAttribute("data-focus-after-load");
+      next.focus();
+    }
+    sync();
+  });
+})();
