@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -10,12 +9,6 @@ import (
 	"audiencebridge/views/layouts"
 	"audiencebridge/views/pages/externalaccounts"
 )
-
-// Connections tests where an external account points.
-type Connections interface {
-	// Check reaches the account's library and says what it found.
-	Check(ctx context.Context, account string) (string, error)
-}
 
 func (h *Handlers) externalAccountsPage(c echo.Context, status int, failed *externalaccounts.AccountVM) error {
 	accounts, err := h.Store.ListExternalAccounts(c.Request().Context())
@@ -75,7 +68,7 @@ func (h *Handlers) TestExternalAccount(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	msg, err := h.Connections.Check(c.Request().Context(), name)
+	msg, err := h.Libraries.Check(c.Request().Context(), name)
 	if err != nil {
 		return render(c, http.StatusOK, externalaccounts.TestResult(false, "The connection failed: "+err.Error()))
 	}

@@ -36,8 +36,8 @@ type Handlers struct {
 	Library library.Library
 	// Secrets seals the secrets of external accounts.
 	Secrets *models.SecretBox
-	// Connections tests external accounts.
-	Connections Connections
+	// Libraries resolves the library an external account points at.
+	Libraries *library.Resolver
 }
 
 // Me returns the signed-in operator. Routes behind the sign-in guard always

@@ -68,11 +68,11 @@ type segmentRows struct {
 // loadSegmentRows answers Load more with the one page asked for. Any other
 // request gets every page up to the one asked for at once (as far as one
 // query may go), so that a page reloaded after Load more shows its rows.
-func (h *Handlers) loadSegmentRows(c echo.Context, q library.Query, appending bool) (segmentRows, error) {
+func (h *Handlers) loadSegmentRows(c echo.Context, lib library.Library, q library.Query, appending bool) (segmentRows, error) {
 	req := pageRequest(c)
 	if appending {
 		q.Page, q.PageSize = req.Page, req.PageSize
-		page, err := h.Library.Segments(c.Request().Context(), q)
+		page, err := lib.Segments(c.Request().Context(), q)
 		return segmentRows{page: page, shown: int64(req.Page*req.PageSize + len(page.List)), next: req.Page + 1}, err
 	}
 	pages := req.Page + 1
@@ -80,7 +80,7 @@ func (h *Handlers) loadSegmentRows(c echo.Context, q library.Query, appending bo
 		pages = max(1, models.MaxPageSize/req.PageSize)
 	}
 	q.Page, q.PageSize = 0, pages*req.PageSize
-	page, err := h.Library.Segments(c.Request().Context(), q)
+	page, err := lib.Segments(c.Request().Context(), q)
 	return segmentRows{page: page, shown: int64(len(page.List)), next: pages}, err
 }
 
@@ -89,7 +89,7 @@ func (h *Handlers) loadSegmentRows(c echo.Context, q library.Query, appending bo
 func (h *Handlers) ListSegments(c echo.Context) error {
 	q, query := segmentListQuery(c, "pageSize")
 	appending := wantsFragment(c, librarypages.MoreID)
-	rows, err := h.loadSegmentRows(c, query, appending)
+	rows, err := h.loadSegmentRows(c, h.Library, query, appending)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ import (
 
 // pickerDataSource reads the picker's dataSource parameter: the library
 // data source it is limited to, nil when none is named.
-func (h *Handlers) pickerDataSource(ctx context.Context, raw string) (*library.DataSource, error) {
+func pickerDataSource(ctx context.Context, lib library.Library, raw string) (*library.DataSource, error) {
 	if raw == "" {
 		return nil, nil
 	}
@@ -25,7 +25,7 @@ func (h *Handlers) pickerDataSource(ctx context.Context, raw string) (*library.D
 	if err != nil || id <= 0 {
 		return nil, models.Invalid("dataSource", "%q is not a library data source id (DPID)", raw)
 	}
-	ds, err := h.Library.DataSource(ctx, id)
+	ds, err := lib.DataSource(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -46,9 +46,13 @@ func (h *Handlers) ShowPicker(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	mode := components.PickerMode(c.QueryParam("mode"))
+	lib, err := h.pickerLibrary(ctx, mode)
+	if err != nil {
+		return err
+	}
 	q, query := segmentListQuery(c, "dataSource", "pageSize")
 	q.Set("mode", mode)
-	ds, err := h.pickerDataSource(ctx, q.Get("dataSource"))
+	ds, err := pickerDataSource(ctx, lib, q.Get("dataSource"))
 	if err != nil {
 		return err
 	}
@@ -56,7 +60,7 @@ func (h *Handlers) ShowPicker(c echo.Context) error {
 		query.DataSourceID = ds.ID
 	}
 	appending := wantsFragment(c, components.PickerMoreID)
-	rows, err := h.loadSegmentRows(c, query, appending)
+	rows, err := h.loadSegmentRows(c, lib, query, appending)
 	if err != nil {
 		return err
 	}
@@ -71,18 +75,28 @@ func (h *Handlers) ShowPicker(c echo.Context) error {
 	return render(c, http.StatusOK, components.Picker(vm))
 }
 
+// pickerLibrary is the library the picker browses: the one the external
+// account of its mode (importSharedAudience or exportSharedAudience) names.
+func (h *Handlers) pickerLibrary(ctx context.Context, mode string) (library.Library, error) {
+	account := models.ImportAccount
+	if mode == components.PickerExport {
+		account = models.ExportAccount
+	}
+	return h.Libraries.For(ctx, account)
+}
+
 // exportDataSource is the data source of a segment created for an export:
 // the one the picker was opened for, else the library's first visitor ID
 // data source.
-func (h *Handlers) exportDataSource(ctx context.Context, raw string) (int64, error) {
+func exportDataSource(ctx context.Context, lib library.Library, raw string) (int64, error) {
 	if raw != "" {
-		ds, err := h.pickerDataSource(ctx, raw)
+		ds, err := pickerDataSource(ctx, lib, raw)
 		if err != nil {
 			return 0, err
 		}
 		return ds.ID, nil
 	}
-	sources, err := h.Library.DataSources(ctx)
+	sources, err := lib.DataSources(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -114,10 +128,14 @@ func (h *Handlers) CreatePickerSegment(c echo.Context) error {
 	}
 	vm := components.PickerVM{Mode: components.PickerExport, URL: components.ListURL{Path: components.PickerPath, Query: q},
 		CSRF: h.Sessions.CSRFToken(c), Name: c.FormValue("name")}
-	dsID, err := h.exportDataSource(ctx, dsRaw)
+	lib, err := h.pickerLibrary(ctx, components.PickerExport)
+	if err != nil {
+		return err
+	}
+	dsID, err := exportDataSource(ctx, lib, dsRaw)
 	var seg library.Segment
 	if err == nil {
-		seg, err = h.Library.CreateSegment(ctx, library.SegmentInput{Name: vm.Name, DataSourceID: dsID, Status: library.Active,
+		seg, err = lib.CreateSegment(ctx, library.SegmentInput{Name: vm.Name, DataSourceID: dsID, Status: library.Active,
 			Source: "Campaign", Author: Me(c).Login, Collecting: true})
 	}
 	if problems, ok := formProblems(err); ok {
@@ -140,7 +158,7 @@ func (h *Handlers) CreatePickerSegment(c echo.Context) error {
 	if dsRaw != "" {
 		query.DataSourceID = dsID
 	}
-	page, err := h.Library.Segments(ctx, query)
+	page, err := lib.Segments(ctx, query)
 	if err != nil {
 		return err
 	}

@@ -77,3 +77,38 @@ func TestExternalAccounts(t *testing.T) {
 		}
 	}
 }
+
+func TestPickerBrowsesTheLibraryOfItsAccount(t *testing.T) {
+	srv := webtest.Start(t)
+	c, _ := srv.SignedIn(t, "root", models.RoleAdmin, models.AudienceLibrary, models.AAMAdmin)
+	remote := webtest.Start(t)
+	owner := remote.Operator(t, "publisher", models.RoleAdmin, models.AudienceLibrary, models.AAMAdmin)
+	lib := library.NewEmbedded(remote.Store)
+	ds, err := lib.CreateDataSource(context.Background(), library.DataSource{Name: "Remote visitors", IDType: library.Cookie})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lib.CreateSegment(context.Background(), library.SegmentInput{Name: "Only on the remote side", DataSourceID: ds.ID}); err != nil {
+		t.Fatal(err)
+	}
+	c.Get("/admin/external-accounts")
+	if r := c.Post("/admin/external-accounts/importSharedAudience", url.Values{"mode": {"remote"}, "baseUrl": {remote.URL}, "token": {remote.Token(t, owner)}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("save = %d", r.Status)
+	}
+	picker := c.HTMX(http.MethodGet, "/library/picker?mode=import", "picker", nil)
+	if picker.Status != 200 || !strings.Contains(picker.Body, "Only on the remote side") {
+		t.Fatalf("import picker = %d, remote segment missing", picker.Status)
+	}
+	export := c.HTMX(http.MethodGet, "/library/picker?mode=export", "picker", nil)
+	if strings.Contains(export.Body, "Only on the remote side") {
+		t.Fatal("the export picker (embedded account) shows the remote library")
+	}
+	// The remote library goes away: the picker says so instead of hanging.
+	if r := c.Post("/admin/external-accounts/importSharedAudience", url.Values{"mode": {"remote"}, "baseUrl": {"http://127.0.0.1:1"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("save = %d", r.Status)
+	}
+	down := c.HTMX(http.MethodGet, "/library/picker?mode=import", "picker", nil)
+	if down.Status < 500 || down.Header.Get("HX-Reswap") != "none" || down.Text(".flash-error") == "" {
+		t.Fatalf("picker with the library down = %d %q", down.Status, down.Body)
+	}
+}

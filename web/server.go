@@ -68,7 +68,7 @@ func New(opts Options) (*echo.Echo, error) {
 	}
 	h := &handlers.Handlers{Store: opts.Store, Sessions: sessions, Log: opts.Logger, Demo: opts.Demo, Jobs: opts.Jobs,
 		MaxUploadBytes: opts.MaxUploadBytes, Library: opts.Library, Secrets: secrets,
-		Connections: &library.Resolver{Store: opts.Store, Secrets: secrets, Embedded: embedded}}
+		Libraries: &library.Resolver{Store: opts.Store, Secrets: secrets, Embedded: embedded}}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
