@@ -58,9 +58,12 @@ func New(opts Options) (*echo.Echo, error) {
 	if opts.MaxUploadBytes <= 0 {
 		opts.MaxUploadBytes = DefaultMaxUploadBytes
 	}
-	embedded := library.NewEmbedded(opts.Store)
 	if opts.Library == nil {
-		opts.Library = embedded
+		opts.Library = library.NewEmbedded(opts.Store)
+	}
+	embedded, ok := opts.Library.(*library.Embedded)
+	if !ok {
+		embedded = library.NewEmbedded(opts.Store)
 	}
 	secrets, err := models.NewSecretBox(opts.SessionSecret)
 	if err != nil {

@@ -53,8 +53,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// One embedded library serves the console, the API and the drop folder,
+	// so a change from any of them reaches the same hooks.
+	embedded := library.NewEmbedded(store)
 	e, err := web.New(web.Options{Store: store, SessionSecret: secret, Demo: cfg.Demo, Logger: log, TrustProxy: cfg.TrustProxy,
-		SessionPolicy: models.SessionPolicy{Idle: cfg.SessionIdle, MaxAge: cfg.SessionMaxAge}, Jobs: jobs, MaxUploadBytes: cfg.MaxUploadMB << 20})
+		SessionPolicy: models.SessionPolicy{Idle: cfg.SessionIdle, MaxAge: cfg.SessionMaxAge}, Jobs: jobs, MaxUploadBytes: cfg.MaxUploadMB << 20,
+		Library: embedded})
 	if err != nil {
 		return err
 	}
@@ -78,7 +82,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	printBanner(stdout, scheme+"://"+displayAddr(ln.Addr()), store, cfg, seeded, ephemeral)
 
 	if cfg.LibraryDrop != "" {
-		proc := library.NewBatchProcessor(library.NewEmbedded(store))
+		proc := library.NewBatchProcessor(embedded)
 		go func() {
 			if err := library.WatchDropFolder(ctx, cfg.LibraryDrop, proc, log); err != nil && ctx.Err() == nil {
 				log.Error("the library drop folder stopped", "folder", cfg.LibraryDrop, "error", err)
