@@ -48,7 +48,21 @@ func registerRoutes(e *echo.Echo, h *handlers.Handlers, s *session.Manager) {
 	in.POST("/lists/:id/delete", h.DeleteList)
 	in.GET("/workflows", h.ShowNode("workflows"))
 	// Audience library pages and the picker.
-	in.GET("/library", h.ShowNode("library"), requireEntitlements("browse the audience library", audienceLibrary))
+	{
+		lib := in.Group("/library", requireEntitlements("browse the audience library", handlers.LibraryReaders...))
+		libAdmin := requireEntitlements("change the audience library", handlers.LibraryEditors...)
+		lib.GET("", h.ListSegments)
+		lib.GET("/segments/new", h.NewSegment, libAdmin)
+		lib.POST("/segments/new", h.CreateSegment, libAdmin)
+		lib.GET("/segments/:sid", h.ShowSegment)
+		lib.POST("/segments/:sid", h.UpdateSegment, libAdmin)
+		lib.POST("/segments/:sid/status", h.SetSegmentStatus, libAdmin)
+		lib.POST("/segments/:sid/delete", h.DeleteSegment, libAdmin)
+		lib.POST("/segments/:sid/members", h.ChangeSegmentMembers, libAdmin)
+		lib.POST("/segments/:sid/members/upload", h.UploadSegmentMembers, libAdmin)
+		lib.GET("/picker", h.ShowPicker)
+		lib.POST("/picker/segments", h.CreatePickerSegment)
+	}
 	// END Audience library pages.
 
 	admin := in.Group("/admin", requireAdmin("manage the console"))
@@ -63,7 +77,9 @@ func registerRoutes(e *echo.Echo, h *handlers.Handlers, s *session.Manager) {
 	admin.POST("/operators/:id/password", h.ResetPassword)
 	admin.GET("/audit", h.ListAudit)
 	// External accounts (Administration > Platform > External accounts).
-	admin.GET("/external-accounts", h.ShowNode("external-accounts"))
+	admin.GET("/external-accounts", h.ShowExternalAccounts)
+	admin.POST("/external-accounts/:name", h.UpdateExternalAccount)
+	admin.POST("/external-accounts/:name/test", h.TestExternalAccount)
 	// END External accounts.
 
 	// AMC data sources (Administration > Platform > AMC Data sources).
@@ -93,8 +109,23 @@ func registerRoutes(e *echo.Echo, h *handlers.Handlers, s *session.Manager) {
 	// The audience library's Audience-Manager-shaped API.
 	aam := e.Group("/aam/v1", bearerToken(h.Store))
 	// AAM: data sources, segments, members.
+	aamRead := requireEntitlements("read the audience library", handlers.AAMRead...)
+	aamWrite := requireEntitlements("change the audience library", handlers.AAMWrite...)
+	aam.GET("/datasources", h.AAMListDataSources, aamRead)
+	aam.POST("/datasources", h.AAMCreateDataSource, aamWrite)
+	aam.GET("/datasources/:dataSourceId", h.AAMShowDataSource, aamRead)
+	aam.GET("/segments", h.AAMListSegments, aamRead)
+	aam.POST("/segments", h.AAMCreateSegment, aamWrite)
+	aam.GET("/segments/:sid", h.AAMShowSegment, aamRead) // also /segments/ic:<integration code>
+	aam.PUT("/segments/:sid", h.AAMUpdateSegment, aamWrite)
+	aam.DELETE("/segments/:sid", h.AAMDeleteSegment, aamWrite)
+	aam.GET("/segments/:sid/members", h.AAMListMembers, aamRead) // an extension: keyset paging for remote imports
+	aam.PUT("/segments/:sid/members", h.AAMReplaceMembers, aamWrite)
+	aam.POST("/segments/:sid/members", h.AAMAddMembers, aamWrite)
+	aam.DELETE("/segments/:sid/members", h.AAMRemoveMembers, aamWrite)
 	// END AAM: data sources, segments, members.
 	// AAM: batch files.
+	aam.POST("/files", h.AAMPublishBatchFile, requireEntitlements("publish batch files", handlers.BatchFileEntitlements...))
 	// END AAM: batch files.
 	_ = aam
 }
