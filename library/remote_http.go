@@ -32,6 +32,23 @@ const (
 	quoteBytes = 200
 )
 
+// ErrUnavailable matches every failure to reach the remote library or to
+// get a usable answer from it, so the console can say "the library is
+// unavailable" (502) instead of reporting an internal error.
+var ErrUnavailable = errors.New("the remote library is unavailable")
+
+type unavailableError struct{ msg string }
+
+func (e *unavailableError) Error() string        { return e.msg }
+func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+func unavailable(format string, args ...any) error {
+	return &unavailableError{msg: fmt.Sprintf(format, args...)}
+}
+
+// Is makes every RemoteError match ErrUnavailable.
+func (e *RemoteError) Is(target error) bool { return target == ErrUnavailable }
+
 // RemoteError is an answer of the remote library that refuses or fails a
 // call, other than the ones that have a models error (404, 409, 400 and
 // 422): 401 and 403 (the token or API key is refused), 429, 5xx and the
@@ -193,11 +210,11 @@ func (r *Remote) failed(ctx, actx context.Context, c call, err error) (bool, err
 	case ctx.Err() != nil:
 		return false, fmt.Errorf("%s: %w", where, ctx.Err())
 	case errors.Is(actx.Err(), context.DeadlineExceeded) || isTimeout(err):
-		return c.idempotent(), fmt.Errorf("the remote library did not answer %s within %v", where, r.timeout)
+		return c.idempotent(), unavailable("the remote library did not answer %s within %v", where, r.timeout)
 	}
 	var op *net.OpError
 	dial := errors.As(err, &op) && op.Op == "dial"
-	return c.idempotent() || dial, fmt.Errorf("could not reach the remote library at %s: %s", r.base, r.redact(unwrapURL(err).Error()))
+	return c.idempotent() || dial, unavailable("could not reach the remote library at %s: %s", r.base, r.redact(unwrapURL(err).Error()))
 }
 
 func isTimeout(err error) bool {
@@ -291,9 +308,9 @@ func retryAfter(v string) time.Duration {
 // notJSON is the error of a successful answer that cannot be read.
 func (r *Remote) notJSON(raw []byte) error {
 	if len(bytes.TrimSpace(raw)) == 0 {
-		return errors.New("the remote library answered with an empty body where JSON was expected")
+		return unavailable("the remote library answered with an empty body where JSON was expected")
 	}
-	return fmt.Errorf("the remote library answered something that is not JSON: %s", r.quote(raw))
+	return unavailable("the remote library answered something that is not JSON: %s", r.quote(raw))
 }
 
 // quote returns the start of a body, printable, on one line.

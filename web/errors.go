@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"audiencebridge/handlers"
+	"audiencebridge/library"
 	"audiencebridge/models"
 	"audiencebridge/views/layouts"
 	"audiencebridge/views/pages/errorpage"
@@ -43,6 +44,9 @@ func classify(err error) problem {
 		return problem{status: http.StatusConflict, title: "This change was refused", message: conflict.Message, field: conflict.Field}
 	case errors.As(err, &throttled):
 		return problem{status: http.StatusTooManyRequests, title: "Too many attempts", message: throttled.Error()}
+	case errors.Is(err, library.ErrUnavailable):
+		return problem{status: http.StatusBadGateway, title: "The audience library is unavailable",
+			message: capitalizeSentence(err.Error()) + " Check Administration › Platform › External accounts, or try again later."}
 	case errors.Is(err, models.ErrNotFound):
 		return problem{status: http.StatusNotFound, title: "Not found", message: "This " + strings.TrimSuffix(err.Error(), ": not found") + " does not exist, or no longer does."}
 	case errors.As(err, &httpErr):

@@ -108,7 +108,7 @@ func TestPickerBrowsesTheLibraryOfItsAccount(t *testing.T) {
 		t.Fatalf("save = %d", r.Status)
 	}
 	down := c.HTMX(http.MethodGet, "/library/picker?mode=import", "picker", nil)
-	if down.Status < 500 || down.Header.Get("HX-Reswap") != "none" || down.Text(".flash-error") == "" {
+	if down.Status != http.StatusBadGateway || down.Header.Get("HX-Reswap") != "none" || !strings.Contains(strings.ToLower(down.Text(".flash-error")), "could not reach the remote library") {
 		t.Fatalf("picker with the library down = %d %q", down.Status, down.Body)
 	}
 }
