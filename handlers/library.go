@@ -104,7 +104,8 @@ func (h *Handlers) ListSegments(c echo.Context) error {
 	f := h.Frame(c, "Shared audiences", "library", libraryCrumbs...)
 	f.Subtitle = "Segments of the audience library, of Experience Cloud visitor IDs or declared IDs: import them as lists, or export recipients to them."
 	if vm.CanChange {
-		f.NewMenu = []layouts.MenuItem{{Label: "New segment…", Href: librarypages.NewHref, TestID: "new-segment"}}
+		f.NewMenu = []layouts.MenuItem{{Label: "New segment…", Href: librarypages.NewHref, TestID: "new-segment"},
+			{Label: "Upload a batch file…", Href: librarypages.FilesHref, TestID: "upload-batch"}}
 	}
 	return render(c, http.StatusOK, librarypages.List(f, vm))
 }

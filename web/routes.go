@@ -60,6 +60,8 @@ func registerRoutes(e *echo.Echo, h *handlers.Handlers, s *session.Manager) {
 		lib.POST("/segments/:sid/delete", h.DeleteSegment, libAdmin)
 		lib.POST("/segments/:sid/members", h.ChangeSegmentMembers, libAdmin)
 		lib.POST("/segments/:sid/members/upload", h.UploadSegmentMembers, libAdmin)
+		lib.GET("/files", h.ShowBatchFiles, libAdmin)
+		lib.POST("/files", h.UploadBatchFile, libAdmin)
 		lib.GET("/picker", h.ShowPicker)
 		lib.POST("/picker/segments", h.CreatePickerSegment)
 	}

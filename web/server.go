@@ -103,7 +103,7 @@ func streamsItsBody(c echo.Context) bool {
 		return false
 	}
 	switch c.Path() {
-	case "/recipients/import", "/api/v1/recipients/import", "/aam/v1/files", "/library/segments/:sid/members/upload":
+	case "/recipients/import", "/api/v1/recipients/import", "/aam/v1/files", "/library/segments/:sid/members/upload", "/library/files":
 		return true
 	}
 	return false
