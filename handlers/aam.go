@@ -40,28 +40,6 @@ func aamDataSourceOut(d library.DataSource) aamDataSourceJSON {
 		IDType: string(d.IDType), Status: d.Status}
 }
 
-// aamSegmentJSON is a segment in the /aam/v1 API, times in milliseconds
-// since the epoch as Audience Manager sends them.
-type aamSegmentJSON struct {
-	SID             int64  `json:"sid"`
-	Name            string `json:"name"`
-	Description     string `json:"description"`
-	IntegrationCode string `json:"integrationCode"`
-	DataSourceID    int64  `json:"dataSourceId"`
-	Status          string `json:"status"`
-	Source          string `json:"source"`
-	Author          string `json:"author"`
-	Size            int64  `json:"size"`
-	CreateTime      int64  `json:"createTime"`
-	UpdateTime      int64  `json:"updateTime"`
-}
-
-func aamSegmentOut(s library.Segment) aamSegmentJSON {
-	return aamSegmentJSON{SID: s.SID, Name: s.Name, Description: s.Description, IntegrationCode: s.IntegrationCode,
-		DataSourceID: s.DataSourceID, Status: s.Status, Source: s.Source, Author: s.Author, Size: s.Size,
-		CreateTime: s.CreateTime.UnixMilli(), UpdateTime: s.UpdateTime.UnixMilli()}
-}
-
 // aamError answers a validation error with 400 naming the field, as the
 // Audience Manager API does (the Campaign API says 422); every other error
 // goes to the central handler.
@@ -262,9 +240,9 @@ func (h *Handlers) AAMListSegments(c echo.Context) error {
 	if err != nil {
 		return aamError(c, err)
 	}
-	out := pagedJSON[aamSegmentJSON]{Total: page.Total, Page: page.Page, PageSize: page.PageSize, List: make([]aamSegmentJSON, len(page.List))}
+	out := pagedJSON[library.WireSegment]{Total: page.Total, Page: page.Page, PageSize: page.PageSize, List: make([]library.WireSegment, len(page.List))}
 	for i, s := range page.List {
-		out.List[i] = aamSegmentOut(s)
+		out.List[i] = s.Wire()
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -289,7 +267,7 @@ func (h *Handlers) AAMShowSegment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, aamSegmentOut(seg))
+	return c.JSON(http.StatusOK, seg.Wire())
 }
 
 // AAMCreateSegment answers POST /aam/v1/segments with 201 and the new,
@@ -309,7 +287,7 @@ func (h *Handlers) AAMCreateSegment(c echo.Context) error {
 		return aamError(c, err)
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/aam/v1/segments/"+strconv.FormatInt(seg.SID, 10))
-	return c.JSON(http.StatusCreated, aamSegmentOut(seg))
+	return c.JSON(http.StatusCreated, seg.Wire())
 }
 
 // AAMUpdateSegment answers PUT /aam/v1/segments/:sid: the body replaces the
@@ -328,7 +306,7 @@ func (h *Handlers) AAMUpdateSegment(c echo.Context) error {
 	if err != nil {
 		return aamError(c, err)
 	}
-	return c.JSON(http.StatusOK, aamSegmentOut(seg))
+	return c.JSON(http.StatusOK, seg.Wire())
 }
 
 // AAMDeleteSegment answers DELETE /aam/v1/segments/:sid with 204.

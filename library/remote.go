@@ -184,28 +184,6 @@ func (r *Remote) CreateDataSource(ctx context.Context, ds DataSource) (DataSourc
 	return out, err
 }
 
-// remoteSegment is a segment as the API sends it, times in milliseconds.
-type remoteSegment struct {
-	SID             int64  `json:"sid"`
-	Name            string `json:"name"`
-	Description     string `json:"description"`
-	IntegrationCode string `json:"integrationCode"`
-	DataSourceID    int64  `json:"dataSourceId"`
-	Status          string `json:"status"`
-	Source          string `json:"source"`
-	Author          string `json:"author"`
-	Size            int64  `json:"size"`
-	CreateTime      int64  `json:"createTime"`
-	UpdateTime      int64  `json:"updateTime"`
-}
-
-// segment converts the answer; Collecting is not part of the API.
-func (s remoteSegment) segment() Segment {
-	return Segment{SID: s.SID, Name: s.Name, Description: s.Description, IntegrationCode: s.IntegrationCode, DataSourceID: s.DataSourceID,
-		Status: s.Status, Source: s.Source, Author: s.Author, Size: s.Size,
-		CreateTime: time.UnixMilli(s.CreateTime).UTC(), UpdateTime: time.UnixMilli(s.UpdateTime).UTC()}
-}
-
 // remoteSegmentInput is the body of POST and PUT /segments.
 type remoteSegmentInput struct {
 	Name            string `json:"name"`
@@ -240,24 +218,24 @@ func (r *Remote) Segments(ctx context.Context, q Query) (SegmentPage, error) {
 	}
 	var p struct {
 		pageHead
-		List []remoteSegment `json:"list"`
+		List []WireSegment `json:"list"`
 	}
 	if err := r.do(ctx, call{method: http.MethodGet, path: "/segments", query: v}, &p); err != nil {
 		return SegmentPage{}, err
 	}
 	out := SegmentPage{Total: p.Total, Page: p.Page, PageSize: p.PageSize, List: make([]Segment, len(p.List))}
 	for i, s := range p.List {
-		out.List[i] = s.segment()
+		out.List[i] = s.Segment()
 	}
 	return out, nil
 }
 
 func (r *Remote) segmentCall(ctx context.Context, c call) (Segment, error) {
-	var s remoteSegment
+	var s WireSegment
 	if err := r.do(ctx, c, &s); err != nil {
 		return Segment{}, err
 	}
-	return s.segment(), nil
+	return s.Segment(), nil
 }
 
 func sidPath(sid int64) string { return "/segments/" + strconv.FormatInt(sid, 10) }
