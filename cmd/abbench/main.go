@@ -31,6 +31,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -64,6 +65,8 @@ type result struct {
 	Rejected  int64   `json:"rejected"`
 	PeakRSSMB float64 `json:"peakRssMB"`
 	AllocMB   float64 `json:"allocatedMB"` // Go heap allocated during the step
+	CPUSecs   float64 `json:"cpuSeconds"`  // user and system time of the process
+	WrittenMB float64 `json:"writtenMB"`   // bytes the process wrote (wchar), the database's files among them
 	Check     string  `json:"check"`
 }
 
@@ -75,6 +78,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the imports to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile to this file at the end")
 	out := fs.String("out", "bench/results.json", "where to write the results as JSON (empty: nowhere)")
+	keep := fs.Bool("keep", false, "keep the PostgreSQL database of the last run, for EXPLAIN; its URL is printed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -114,6 +118,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		rs, err := measure(ctx, dsn, file, want, i)
 		results = append(results, rs...)
+		if *keep && i == *repeat && models.IsPostgresURL(dsn) {
+			fmt.Fprintf(os.Stderr, "abbench: kept %s\n", dsn)
+			cleanup = func() error { return nil }
+		}
 		if cerr := cleanup(); cerr != nil && err == nil {
 			err = cerr
 		}
@@ -133,10 +141,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "database\trun\tstep\trows\tseconds\trows/s\tcreated\tupdated\tskipped\trejected\tpeak RSS MB\tcheck\t")
+	fmt.Fprintln(tw, "database\trun\tstep\trows\tseconds\trows/s\tcreated\tupdated\tskipped\trejected\tcpu s\tpeak RSS MB\twritten MB\tcheck\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%.2f\t%.0f\t%d\t%d\t%d\t%d\t%.0f\t%s\t\n", r.Database, r.Run, r.Step, r.Rows, r.Seconds, r.RowsPerS,
-			r.Created, r.Updated, r.Skipped, r.Rejected, r.PeakRSSMB, r.Check)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%.2f\t%.0f\t%d\t%d\t%d\t%d\t%.1f\t%.0f\t%.0f\t%s\t\n", r.Database, r.Run, r.Step, r.Rows, r.Seconds, r.RowsPerS,
+			r.Created, r.Updated, r.Skipped, r.Rejected, r.CPUSecs, r.PeakRSSMB, r.WrittenMB, r.Check)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -330,12 +338,16 @@ func timed(fn func() error) (result, error) {
 	resetPeakRSS()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	written := procValue("/proc/self/io", "wchar:")
+	cpu := cpuTime()
 	start := time.Now()
 	err := fn()
 	secs := time.Since(start).Seconds()
+	cpu = cpuTime() - cpu
 	runtime.ReadMemStats(&after)
-	return result{Seconds: secs, PeakRSSMB: float64(peakRSS()) / (1 << 20),
-		AllocMB: float64(after.TotalAlloc-before.TotalAlloc) / (1 << 20)}, err
+	return result{Seconds: secs, CPUSecs: cpu.Seconds(), PeakRSSMB: float64(procValue("/proc/self/status", "VmHWM:")<<10) / (1 << 20),
+		AllocMB:   float64(after.TotalAlloc-before.TotalAlloc) / (1 << 20),
+		WrittenMB: float64(procValue("/proc/self/io", "wchar:")-written) / (1 << 20)}, err
 }
 
 // resetPeakRSS starts a new peak (Linux: writing 5 to clear_refs resets
@@ -344,19 +356,30 @@ func resetPeakRSS() {
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // best effort: the peak then covers the whole process
 }
 
-// peakRSS is VmHWM from /proc/self/status, in bytes (0 when unknown).
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
+// cpuTime is the user and system time the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procValue reads the number after name in a /proc file such as
+// /proc/self/status (VmHWM, in kB) or /proc/self/io (wchar, in bytes); 0
+// when the file or the line is missing.
+func procValue(path, name string) int64 {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
 	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+		if rest, ok := strings.CutPrefix(line, name); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			if err != nil {
 				return 0
 			}
-			return kb << 10
+			return n
 		}
 	}
 	return 0
