@@ -101,7 +101,6 @@ func (s *Store) ApplyImportBatch(ctx context.Context, importID int64, rows []Imp
 var importPragmas = []struct{ name, value string }{
 	{"temp_store", "MEMORY"},
 	{"wal_autocheckpoint", "20000"}, // pages: about 80 MB of WAL
-	{"cache_size", "-65536"},
 }
 
 // importTx is Tx for a batch: on SQLite it runs fn on a connection with
@@ -371,6 +370,9 @@ const insertChunk = 256
 // Either is a small fraction of the cost of an ORM insert of the same rows,
 // which builds its statement by reflection for every batch.
 func (s *Store) bulkInsert(ctx context.Context, table string, columns []string, n int, row func(i int, values []any)) (err error) {
+	if n == 0 {
+		return nil
+	}
 	if s.pgTx != nil {
 		values := make([]any, len(columns))
 		_, err := s.pgTx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromSlice(n, func(i int) ([]any, error) {

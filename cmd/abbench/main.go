@@ -2,14 +2,16 @@
 // file of --rows generated recipients, uploads it, imports it with
 // importer.Run (no job engine), then uploads and imports the same file again
 // (every row then exists: the update path). It prints one table of times,
-// counts (checked against what the generator wrote) and peak memory, and
-// writes the same figures to bench/results.json.
+// counts (checked against what the generator wrote), CPU time, peak memory
+// (VmHWM, reset before each step) and bytes written, and writes the same
+// figures to bench/results.json.
 //
-//	go run ./cmd/abbench --rows 1000000
+//	go run ./cmd/abbench                      # a million rows on SQLite
+//	go run ./cmd/abbench --rows 100000 --repeat 3 --cpuprofile cpu.out
 //	./.ci/with-postgres bash -c 'go run ./cmd/abbench --database "$AB_TEST_POSTGRES"'
 //
-// A PostgreSQL URL names a server: the run creates a database of its own
-// there and drops it afterwards.
+// A PostgreSQL URL names a server: each run creates a database of its own
+// there and drops it afterwards (--keep keeps the last one for EXPLAIN).
 package main
 
 import (
@@ -73,17 +75,20 @@ type result struct {
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("abbench", flag.ContinueOnError)
 	rows := fs.Int("rows", 1_000_000, "data rows in the generated file")
-	database := fs.String("database", "", "a postgres:// URL of a server (a database is created on it), or an SQLite file; default: a temporary SQLite file")
+	database := fs.String("database", "", "a postgres:// URL of a server (a database is created on it for each run), or an SQLite file that does not exist yet; default: a temporary SQLite file")
 	repeat := fs.Int("repeat", 1, "how many times to run the whole measurement, each on a fresh database")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the imports to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile to this file at the end")
 	out := fs.String("out", "bench/results.json", "where to write the results as JSON (empty: nowhere)")
-	keep := fs.Bool("keep", false, "keep the PostgreSQL database of the last run, for EXPLAIN; its URL is printed")
+	keep := fs.Bool("keep", false, "keep the database of the last run for EXPLAIN, and print its --database value (needs --database)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *rows < 1 || *repeat < 1 {
 		return errors.New("--rows and --repeat must be at least 1")
+	}
+	if *keep && *database == "" {
+		return errors.New("--keep needs --database: the default database is a temporary file")
 	}
 	tmp, err := os.MkdirTemp("", "abbench")
 	if err != nil {
@@ -118,7 +123,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		rs, err := measure(ctx, dsn, file, want, i)
 		results = append(results, rs...)
-		if *keep && i == *repeat && models.IsPostgresURL(dsn) {
+		if *keep && i == *repeat {
 			fmt.Fprintf(os.Stderr, "abbench: kept %s\n", dsn)
 			cleanup = func() error { return nil }
 		}
@@ -183,35 +188,38 @@ func writeResults(path string, results []result) error {
 // freshDatabase returns the --database value of an empty database for one
 // run, and how to remove it.
 func freshDatabase(ctx context.Context, database, tmp string, n int) (string, func() error, error) {
-	if database == "" {
-		path := filepath.Join(tmp, fmt.Sprintf("run%d.db", n))
-		return path, func() error {
-			for _, suffix := range []string{"", "-wal", "-shm"} {
-				if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-					return err
-				}
-			}
-			return nil
+	if models.IsPostgresURL(database) {
+		b := make([]byte, 4)
+		if _, err := rand.Read(b); err != nil {
+			return "", nil, err
+		}
+		name := "abbench_" + hex.EncodeToString(b)
+		if err := adminExec(ctx, database, "CREATE DATABASE "+name); err != nil {
+			return "", nil, fmt.Errorf("create the database: %w", err)
+		}
+		u, err := url.Parse(database)
+		if err != nil {
+			return "", nil, err
+		}
+		u.Path = "/" + name
+		return u.String(), func() error {
+			return adminExec(context.WithoutCancel(ctx), database, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 		}, nil
 	}
-	if !models.IsPostgresURL(database) {
-		return database, func() error { return nil }, nil
+	path := database
+	if path == "" {
+		path = filepath.Join(tmp, fmt.Sprintf("run%d.db", n))
 	}
-	b := make([]byte, 4)
-	if _, err := rand.Read(b); err != nil {
-		return "", nil, err
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return "", nil, fmt.Errorf("the SQLite file %s exists: the benchmark needs a new one", path)
 	}
-	name := "abbench_" + hex.EncodeToString(b)
-	if err := adminExec(ctx, database, "CREATE DATABASE "+name); err != nil {
-		return "", nil, fmt.Errorf("create the database: %w", err)
-	}
-	u, err := url.Parse(database)
-	if err != nil {
-		return "", nil, err
-	}
-	u.Path = "/" + name
-	return u.String(), func() error {
-		return adminExec(context.WithoutCancel(ctx), database, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	return path, func() error {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+		return nil
 	}, nil
 }
 
