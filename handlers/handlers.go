@@ -14,6 +14,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"audiencebridge/audiencesync"
 	"audiencebridge/library"
 	"audiencebridge/models"
 	"audiencebridge/views/layouts"
@@ -38,6 +39,8 @@ type Handlers struct {
 	Secrets *models.SecretBox
 	// Libraries resolves the library an external account points at.
 	Libraries *library.Resolver
+	// Sync requests, previews and retries audience syncs.
+	Sync *audiencesync.Service
 }
 
 // Me returns the signed-in operator. Routes behind the sign-in guard always

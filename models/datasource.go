@@ -555,3 +555,13 @@ func (s *Store) ListDataSources(ctx context.Context, q DataSourceQuery) (Page[*D
 	}
 	return NewPage(q.PageRequest, total, list), nil
 }
+
+// DataSourceForAAM returns the AMC data source whose AAM Data source ID is
+// dpid (the lowest id when several are), or ErrNotFound.
+func (s *Store) DataSourceForAAM(ctx context.Context, dpid int64) (*DataSource, error) {
+	var d DataSource
+	if err := s.q(ctx).Where("aam_data_source_id = ?", dpid).Order("id").First(&d).Error; err != nil {
+		return nil, notFound(err, fmt.Sprintf("AMC data source for AAM data source %d", dpid))
+	}
+	return &d, nil
+}

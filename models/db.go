@@ -17,6 +17,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/mattn/go-sqlite3"
 
+	"audiencebridge/identity"
+
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
@@ -134,7 +136,12 @@ const sqliteDriverName = "sqlite3_audiencebridge"
 
 func init() {
 	sql.Register(sqliteDriverName, &sqlite3.SQLiteDriver{ConnectHook: func(conn *sqlite3.SQLiteConn) error {
-		return conn.RegisterFunc("lower", unicodeLower, true)
+		if err := conn.RegisterFunc("lower", unicodeLower, true); err != nil {
+			return err
+		}
+		// PostgreSQL has sha256(); the import sync reconciles hashed
+		// declared IDs with it on both databases.
+		return conn.RegisterFunc("ab_sha256", identity.SHA256Hex, true)
 	}})
 }
 

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -40,6 +41,14 @@ type List struct {
 	CreatedBy    *int64
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// The audience a shared-audience list follows.
+	SegmentID        *int64
+	SegmentName      string
+	SegmentUpdatedAt *time.Time
+	// SyncEveryMinutes is the schedule; 0 turns it off.
+	SyncEveryMinutes int
+	NextSyncAt       *time.Time
+	LastRunID        *int64
 }
 
 // TableName tells GORM where lists live.
@@ -322,6 +331,160 @@ func (s *Store) RecipientLists(ctx context.Context, recipientID int64) ([]*List,
 		Order("label").Find(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("lists of recipient: %w", err)
+	}
+	return out, nil
+}
+
+// Sync schedule bounds, in minutes.
+const (
+	DefaultSyncEveryMinutes = 60
+	MinSyncEveryMinutes     = 5
+	MaxSyncEveryMinutes     = 7 * 24 * 60
+)
+
+// SharedAudienceInput is a shared-audience list as typed in the "Create a
+// shared audience…" window, or sent to POST /api/v1/lists.
+type SharedAudienceInput struct {
+	ListInput
+	SegmentID   int64
+	SegmentName string
+	// DataSource is the internal name of the AMC data source.
+	DataSource string
+	// SyncEveryMinutes is the schedule (0: none); nil is the default.
+	SyncEveryMinutes *int
+}
+
+func validSchedule(v *ValidationErrors, every int) {
+	if every != 0 && (every < MinSyncEveryMinutes || every > MaxSyncEveryMinutes) {
+		v.Add("syncEveryMinutes", "synchronise every %d to %d minutes, or 0 for no schedule", MinSyncEveryMinutes, MaxSyncEveryMinutes)
+	}
+}
+
+// CreateSharedAudienceList stores a list that follows a shared audience and
+// queues its first import in the same transaction, so the list never exists
+// without its sync. The caller has checked the segment in the library.
+func (s *Store) CreateSharedAudienceList(ctx context.Context, actor Actor, in SharedAudienceInput, enqueue RunEnqueuer) (*List, *Run, error) {
+	var v ValidationErrors
+	if err := in.ListInput.validate(); err != nil {
+		var vs ValidationErrors
+		if errors.As(err, &vs) {
+			v = vs
+		}
+	}
+	if in.SegmentID <= 0 {
+		v.Add("sharedAudienceId", "select a shared audience")
+	}
+	if strings.TrimSpace(in.DataSource) == "" {
+		v.Add("dataSource", "select an AMC data source")
+	}
+	every := DefaultSyncEveryMinutes
+	if in.SyncEveryMinutes != nil {
+		every = *in.SyncEveryMinutes
+	}
+	validSchedule(&v, every)
+	if err := v.Err(); err != nil {
+		return nil, nil, err
+	}
+	l := &List{Label: in.Label, InternalName: in.InternalName, Type: SharedAudienceList, Description: in.Description, CreatedBy: actor.OperatorID,
+		SegmentID: &in.SegmentID, SegmentName: in.SegmentName, SyncEveryMinutes: every}
+	var run *Run
+	err := s.Tx(ctx, func(tx *Store) error {
+		ds, err := tx.DataSourceByInternalName(ctx, in.DataSource)
+		if errors.Is(err, ErrNotFound) {
+			return Invalid("dataSource", "no AMC data source is named %q: choose one in the list", in.DataSource)
+		}
+		if err != nil {
+			return err
+		}
+		l.DataSourceID = &ds.ID
+		if l.InternalName == "" {
+			if l.InternalName, err = tx.NextListInternalName(ctx); err != nil {
+				return err
+			}
+		}
+		var taken int64
+		if err := tx.q(ctx).Model(&List{}).Where("internal_name = ?", l.InternalName).Count(&taken).Error; err != nil {
+			return fmt.Errorf("check internal name: %w", err)
+		}
+		if taken > 0 {
+			return &ConflictError{Field: "internalName", Message: fmt.Sprintf("a list named %s already exists: choose another internal name", l.InternalName)}
+		}
+		l.CreatedAt, l.UpdatedAt = tx.Now(), tx.Now()
+		if every > 0 {
+			next := tx.Now().Add(time.Duration(every) * time.Minute)
+			l.NextSyncAt = &next
+		}
+		if err := tx.q(ctx).Create(l).Error; err != nil {
+			return fmt.Errorf("insert list: %w", err)
+		}
+		if err := tx.recordAudit(ctx, actor, AuditEntry{Action: "list.create", TargetType: "list", TargetID: fmt.Sprint(l.ID),
+			TargetLabel: l.InternalName, Summary: fmt.Sprintf("Created shared-audience list %q (%s) on audience %d %q through %s", l.Label, l.InternalName,
+				in.SegmentID, in.SegmentName, ds.InternalName), After: l.snapshot()}); err != nil {
+			return err
+		}
+		run, _, err = tx.RequestListSync(ctx, SyncRequest{ListID: l.ID, Trigger: TriggerCreated, Actor: actor}, enqueue)
+		if err != nil {
+			return err
+		}
+		l.LastRunID = &run.ID
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, run, nil
+}
+
+// SetListSchedule changes how often a shared-audience list re-syncs.
+func (s *Store) SetListSchedule(ctx context.Context, actor Actor, listID int64, every int) (*List, error) {
+	var v ValidationErrors
+	validSchedule(&v, every)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var out *List
+	err := s.Tx(ctx, func(tx *Store) error {
+		l, err := tx.ListByID(ctx, listID)
+		if err != nil {
+			return err
+		}
+		if l.Type != SharedAudienceList {
+			return &ConflictError{Message: fmt.Sprintf("%s is a regular list: it has no sync schedule", l.InternalName)}
+		}
+		before := l.SyncEveryMinutes
+		if err := tx.q(ctx).Model(&List{}).Where("id = ?", l.ID).Update("sync_every_minutes", every).Error; err != nil {
+			return fmt.Errorf("set the schedule: %w", err)
+		}
+		if err := tx.planNextSync(ctx, l.ID, tx.Now()); err != nil {
+			return err
+		}
+		if err := tx.recordAudit(ctx, actor, AuditEntry{Action: "list.schedule", TargetType: "list", TargetID: fmt.Sprint(l.ID), TargetLabel: l.InternalName,
+			Summary: fmt.Sprintf("Sync schedule of %s: every %d minutes (was %d; 0 is none)", l.InternalName, every, before)}); err != nil {
+			return err
+		}
+		out, err = tx.ListByID(ctx, l.ID)
+		return err
+	})
+	return out, err
+}
+
+// SharedAudienceLists returns the lists that follow a segment.
+func (s *Store) SharedAudienceLists(ctx context.Context, sid int64) ([]*List, error) {
+	var out []*List
+	err := s.q(ctx).Where("type = ? AND segment_id = ?", SharedAudienceList, sid).Order("id").Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("lists of audience %d: %w", sid, err)
+	}
+	return out, nil
+}
+
+// AllSharedAudienceLists returns every shared-audience list, for polling a
+// remote library; at most limit.
+func (s *Store) AllSharedAudienceLists(ctx context.Context, limit int) ([]*List, error) {
+	var out []*List
+	err := s.q(ctx).Where("type = ?", SharedAudienceList).Order("id").Limit(limit).Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("shared-audience lists: %w", err)
 	}
 	return out, nil
 }

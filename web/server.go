@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"audiencebridge/audiencesync"
 	"audiencebridge/handlers"
 	"audiencebridge/library"
 	"audiencebridge/models"
@@ -32,6 +33,9 @@ type Options struct {
 	MaxUploadBytes int64
 	// Library is the audience library; nil is the embedded one.
 	Library library.Library
+	// Sync is the sync engine's service (with the job engine set); nil
+	// builds one that cannot queue syncs.
+	Sync *audiencesync.Service
 }
 
 // DefaultMaxUploadBytes is the upload limit when none is configured.
@@ -61,17 +65,18 @@ func New(opts Options) (*echo.Echo, error) {
 	if opts.Library == nil {
 		opts.Library = library.NewEmbedded(opts.Store)
 	}
-	embedded, ok := opts.Library.(*library.Embedded)
-	if !ok {
-		embedded = library.NewEmbedded(opts.Store)
-	}
-	secrets, err := models.NewSecretBox(opts.SessionSecret)
-	if err != nil {
-		return nil, err
+	if opts.Sync == nil {
+		embedded, ok := opts.Library.(*library.Embedded)
+		if !ok {
+			embedded = library.NewEmbedded(opts.Store)
+		}
+		if opts.Sync, err = audiencesync.New(opts.Store, opts.SessionSecret, embedded, opts.Logger); err != nil {
+			return nil, err
+		}
 	}
 	h := &handlers.Handlers{Store: opts.Store, Sessions: sessions, Log: opts.Logger, Demo: opts.Demo, Jobs: opts.Jobs,
-		MaxUploadBytes: opts.MaxUploadBytes, Library: opts.Library, Secrets: secrets,
-		Libraries: &library.Resolver{Store: opts.Store, Secrets: secrets, Embedded: embedded}}
+		MaxUploadBytes: opts.MaxUploadBytes, Library: opts.Library, Secrets: opts.Sync.Libraries.Secrets,
+		Libraries: opts.Sync.Libraries, Sync: opts.Sync}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -40,6 +40,8 @@ type Options struct {
 	// enqueues them (for a console that leaves the work to other processes).
 	Work       bool
 	MaxWorkers int
+	// PeriodicJobs run on the elected leader among the working processes.
+	PeriodicJobs []*river.PeriodicJob
 }
 
 // Engine enqueues and runs jobs.
@@ -67,6 +69,7 @@ func riverConfig(workers *river.Workers, opts Options) *river.Config {
 		}
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}}
 		cfg.Workers = workers
+		cfg.PeriodicJobs = opts.PeriodicJobs
 	}
 	return cfg
 }

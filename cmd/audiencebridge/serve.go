@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"audiencebridge/audiencesync"
 	"audiencebridge/library"
 	"audiencebridge/models"
 	"audiencebridge/web"
@@ -49,16 +50,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	jobs, err := worker.NewStandard(store, worker.Options{Logger: log, Work: true})
+	// One embedded library serves the console, the API and the drop folder,
+	// so a change from any of them reaches the sync engine's hook.
+	embedded := library.NewEmbedded(store)
+	sync, err := audiencesync.New(store, secret, embedded, log)
 	if err != nil {
 		return err
 	}
-	// One embedded library serves the console, the API and the drop folder,
-	// so a change from any of them reaches the same hooks.
-	embedded := library.NewEmbedded(store)
+	jobs, err := worker.NewStandard(store, sync, worker.Options{Logger: log, Work: true})
+	if err != nil {
+		return err
+	}
 	e, err := web.New(web.Options{Store: store, SessionSecret: secret, Demo: cfg.Demo, Logger: log, TrustProxy: cfg.TrustProxy,
 		SessionPolicy: models.SessionPolicy{Idle: cfg.SessionIdle, MaxAge: cfg.SessionMaxAge}, Jobs: jobs, MaxUploadBytes: cfg.MaxUploadMB << 20,
-		Library: embedded})
+		Library: embedded, Sync: sync})
 	if err != nil {
 		return err
 	}

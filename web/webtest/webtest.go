@@ -21,6 +21,8 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"audiencebridge/audiencesync"
+	"audiencebridge/library"
 	"audiencebridge/models"
 	"audiencebridge/models/dbtest"
 	"audiencebridge/web"
@@ -37,7 +39,11 @@ type Server struct {
 	Log   *strings.Builder
 	// Clock is the server's time; tests move it forward to expire sessions.
 	Clock *Clock
-	http  *httptest.Server
+	// Sync is the sync engine, with the job engine set.
+	Sync *audiencesync.Service
+	// Library is the embedded audience library the console uses.
+	Library *library.Embedded
+	http    *httptest.Server
 }
 
 // Clock is a settable time source safe to share with the server's goroutines.
@@ -84,7 +90,13 @@ func Start(t testing.TB, opts ...Options) *Server {
 	if err := worker.Migrate(context.Background(), store); err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := worker.NewStandard(store, worker.Options{Logger: logger, Work: true})
+	secret := []byte("0123456789abcdef0123456789abcdef-test")
+	embedded := library.NewEmbedded(store)
+	syncer, err := audiencesync.New(store, secret, embedded, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := worker.NewStandard(store, syncer, worker.Options{Logger: logger, Work: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +108,8 @@ func Start(t testing.TB, opts ...Options) *Server {
 		defer cancel()
 		_ = jobs.Stop(ctx) // a test that closed the database cannot stop cleanly
 	})
-	e, err := web.New(web.Options{Store: store, SessionSecret: []byte("0123456789abcdef0123456789abcdef-test"),
-		SessionPolicy: o.SessionPolicy, Logger: logger, Jobs: jobs, MaxUploadBytes: o.MaxUploadBytes})
+	e, err := web.New(web.Options{Store: store, SessionSecret: secret,
+		SessionPolicy: o.SessionPolicy, Logger: logger, Jobs: jobs, MaxUploadBytes: o.MaxUploadBytes, Library: embedded, Sync: syncer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +120,7 @@ func Start(t testing.TB, opts ...Options) *Server {
 		srv.Start()
 	}
 	t.Cleanup(srv.Close)
-	return &Server{URL: srv.URL, Store: store, Log: logs, Clock: clock, http: srv}
+	return &Server{URL: srv.URL, Store: store, Log: logs, Clock: clock, http: srv, Sync: syncer, Library: embedded}
 }
 
 // Operator creates an operator whose password is Password.
