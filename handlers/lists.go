@@ -35,6 +35,7 @@ func (h *Handlers) ListLists(c echo.Context) error {
 	f.Subtitle = "Recipient lists: built by hand, imported from a file, or synchronised with a shared audience."
 	f.NewMenu = []layouts.MenuItem{
 		{Label: "New list…", Href: "/lists/new", TestID: "new-list"},
+		sharedAudienceMenuItem(Me(c)),
 		{Label: "Import a list…", Href: "/recipients/import?newList=1", TestID: "import-list"},
 	}
 	return render(c, http.StatusOK, lists.List(f, vm))
@@ -76,6 +77,11 @@ func (h *Handlers) listCard(c echo.Context, status int, vm lists.CardVM) error {
 		return err
 	}
 	vm.Members, vm.CSRF = members, h.Sessions.CSRFToken(c)
+	if vm.List.Type == models.SharedAudienceList && vm.Sync == nil {
+		if vm.Sync, err = h.syncVM(c, vm.List); err != nil {
+			return err
+		}
+	}
 	vm.URL = components.ListURL{Path: lists.Href(vm.List), Query: queryOf(c, "search", "page")}
 	if wantsFragment(c, lists.MembersID) {
 		return render(c, status, lists.Members(vm))

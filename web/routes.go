@@ -4,6 +4,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"audiencebridge/handlers"
+	"audiencebridge/models"
 	"audiencebridge/web/session"
 )
 
@@ -43,6 +44,21 @@ func registerRoutes(e *echo.Echo, h *handlers.Handlers, s *session.Manager) {
 	in.GET("/lists/new", h.NewList)
 	in.POST("/lists", h.CreateList)
 	in.GET("/lists/:id", h.ShowList)
+	// Shared-audience lists: the window and the syncs.
+	{
+		importers := requireEntitlements("import a shared audience", handlers.SharedAudienceImporters...)
+		in.GET("/lists/new/shared-audience", h.NewSharedAudienceList, importers)
+		in.POST("/lists/shared-audience", h.CreateSharedAudienceList, importers)
+		in.POST("/lists/shared-audience/preview", h.PreviewSharedAudience, importers)
+		in.POST("/lists/:id/sync", h.SyncList, importers)
+		in.POST("/lists/:id/schedule", h.SetListSchedule, importers)
+		in.POST("/lists/:id/runs/:run/retry", h.RetryListRun, importers)
+		in.GET("/lists/:id/sync-status", h.ListSyncStatus)
+		in.GET("/lists/:id/runs", h.ListRunHistory)
+		in.GET("/lists/:id/runs/:run", h.ShowListRun)
+		in.GET("/lists/:id/runs/:run/unrecognized.csv", h.DownloadUnrecognized, requireEntitlements("see the audience's identifiers", models.AudienceLibrary))
+	}
+	// END Shared-audience lists.
 	in.POST("/lists/:id/members", h.AddListMembers)
 	in.POST("/lists/:id/members/remove", h.RemoveListMembers)
 	in.POST("/lists/:id/delete", h.DeleteList)
@@ -107,6 +123,18 @@ func registerRoutes(e *echo.Echo, h *handlers.Handlers, s *session.Manager) {
 	api.POST("/recipients", h.APICreateRecipient)
 	api.POST("/recipients/import", h.APIImportRecipients)
 	api.GET("/recipients/:id", h.APIShowRecipient)
+	// API: lists and runs.
+	api.GET("/lists", h.APIListLists)
+	api.POST("/lists", h.APICreateSharedAudienceList, requireEntitlements("import shared audiences as lists", handlers.ListSyncEntitlements...))
+	api.GET("/lists/:id", h.APIShowList)
+	api.GET("/lists/:id/members", h.APIListMembers)
+	api.POST("/lists/:id/sync", h.APISyncList, requireEntitlements("synchronise shared-audience lists", handlers.ListSyncEntitlements...))
+	api.GET("/runs", h.APIListRuns)
+	api.GET("/runs/:id", h.APIShowRun)
+	api.POST("/runs/:id/retry", h.APIRetryRun) // the entitlements depend on the run's kind: checked by the handler
+	// An extension of SPEC.md: the identifiers a run did not carry.
+	api.GET("/runs/:id/unrecognized", h.APIUnrecognizedSample, requireEntitlements("read identifiers of the audience library", handlers.LibraryReaders...))
+	// END API: lists and runs.
 
 	// The audience library's Audience-Manager-shaped API.
 	aam := e.Group("/aam/v1", bearerToken(h.Store))

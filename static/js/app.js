@@ -239,3 +239,34 @@
     sync();
   });
 })();
+
+// The "Create a shared audience…" window: on confirming an audience, fill
+// Label and Description when still empty and choose the AMC data source
+// whose AAM Data source ID is the audience's, then ask for the preview.
+(function () {
+  "use strict";
+
+  document.addEventListener("audience:selected", function (ev) {
+    var form = ev.target.closest && ev.target.closest("[data-shared-audience-form]");
+    if (!form) return;
+    var a = ev.detail || {};
+    var label = form.elements.namedItem("label");
+    if (label && !label.value.trim()) label.value = a.name || "";
+    var desc = form.elements.namedItem("description");
+    if (desc && !desc.value.trim()) desc.value = a.description || "";
+    var ds = form.elements.namedItem("dataSource");
+    var hint = document.getElementById("field-dataSource-hint");
+    if (ds) {
+      var match = Array.prototype.find.call(ds.options, function (o) {
+        return o.value && o.getAttribute("data-aam-id") === String(a.dataSourceId);
+      });
+      if (match) {
+        ds.value = match.value;
+        if (hint) hint.textContent = "Chosen for you: its AAM Data source ID is the audience's (" + a.dataSourceId + ").";
+      } else if (hint) {
+        hint.textContent = "No AMC data source has the audience's AAM Data source ID (" + a.dataSourceId + "): choose the one that reads its identifiers.";
+      }
+    }
+    document.body.dispatchEvent(new CustomEvent("audience:completed", { bubbles: true }));
+  });
+})();

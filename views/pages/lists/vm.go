@@ -55,6 +55,8 @@ type CardVM struct {
 	CSRF       string
 	AddEmails  string
 	AddProblem string
+	// Sync is set for a shared-audience list.
+	Sync *SyncVM
 }
 
 // Regular reports whether members can be changed by hand.
