@@ -125,10 +125,10 @@ func registerRoutes(e *echo.Echo, h *handlers.Handlers, s *session.Manager) {
 	api.GET("/recipients/:id", h.APIShowRecipient)
 	// API: lists and runs.
 	api.GET("/lists", h.APIListLists)
-	api.POST("/lists", h.APICreateSharedAudienceList, requireEntitlements("import shared audiences as lists", handlers.ListSyncEntitlements...))
+	api.POST("/lists", h.APICreateSharedAudienceList, requireEntitlements("import shared audiences as lists", handlers.SharedAudienceImporters...))
 	api.GET("/lists/:id", h.APIShowList)
 	api.GET("/lists/:id/members", h.APIListMembers)
-	api.POST("/lists/:id/sync", h.APISyncList, requireEntitlements("synchronise shared-audience lists", handlers.ListSyncEntitlements...))
+	api.POST("/lists/:id/sync", h.APISyncList, requireEntitlements("synchronise shared-audience lists", handlers.SharedAudienceImporters...))
 	api.GET("/runs", h.APIListRuns)
 	api.GET("/runs/:id", h.APIShowRun)
 	api.POST("/runs/:id/retry", h.APIRetryRun) // the entitlements depend on the run's kind: checked by the handler
