@@ -38,6 +38,21 @@ func (ImportArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: ImportAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
+// DefaultRetryBackoff is the wait before each retry of a run that met a
+// passing fault; the last one is reused.
+var DefaultRetryBackoff = []time.Duration{5 * time.Second, 30 * time.Second, 90 * time.Second}
+
+// NextRetry spaces the retries of a failed attempt: a library that is down
+// for a moment is tried again soon, one that stays down fails the run in a
+// couple of minutes with its reason.
+func (w *ImportWorker) NextRetry(job *river.Job[ImportArgs]) time.Time {
+	b := w.Service.RetryBackoff
+	if len(b) == 0 {
+		b = DefaultRetryBackoff
+	}
+	return time.Now().Add(b[min(max(job.Attempt-1, 0), len(b)-1)])
+}
+
 // busyWait is how long a run waits when another run of its list is running.
 const busyWait = 2 * time.Second
 
@@ -81,7 +96,7 @@ func (w *ImportWorker) Work(ctx context.Context, job *river.Job[ImportArgs]) err
 		return w.fail(ctx, run.ID, perm.Error())
 	case job.Attempt >= job.MaxAttempts:
 		log.Error("import sync failed for good", "error", err)
-		return w.fail(ctx, run.ID, fmt.Sprintf("gave up after %d attempts: %v", job.Attempt, err))
+		return w.fail(ctx, run.ID, fmt.Sprintf("tried %d times, failing each time; the last error: %v", job.Attempt, err))
 	}
 	log.Warn("import sync will be retried", "error", err)
 	// The run stays running with the error shown; the engine retries it

@@ -40,6 +40,9 @@ type Service struct {
 	// PollEvery is how often a remote library's segments are checked for a
 	// change; 0 is DefaultPollEvery.
 	PollEvery time.Duration
+	// RetryBackoff is the wait before each retry of a run after a passing
+	// fault; nil is DefaultRetryBackoff.
+	RetryBackoff []time.Duration
 
 	lastPoll time.Time
 }
