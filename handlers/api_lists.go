@@ -112,9 +112,10 @@ func runOut(r *models.Run) runJSON {
 }
 
 // listOut builds a list's JSON with its data source's name and its last
-// run; names caches data source names over a page. A data source or run
-// that no longer exists is shown as null rather than hiding the list.
-func (h *Handlers) listOut(ctx context.Context, l *models.List, names map[int64]string) (listJSON, error) {
+// run; names caches data source names over a page, and runs, when not nil,
+// holds the page's last runs. A data source or run that no longer exists is
+// shown as null rather than hiding the list.
+func (h *Handlers) listOut(ctx context.Context, l *models.List, names map[int64]string, runs map[int64]*models.Run) (listJSON, error) {
 	out := listJSON{ID: l.ID, Label: l.Label, InternalName: l.InternalName, Type: l.Type, Description: l.Description, Size: l.Size,
 		CreatedAt: l.CreatedAt.UTC(), UpdatedAt: l.UpdatedAt.UTC()}
 	if l.Type != models.SharedAudienceList {
@@ -141,7 +142,12 @@ func (h *Handlers) listOut(ctx context.Context, l *models.List, names map[int64]
 			out.DataSource = &name
 		}
 	}
-	if l.LastRunID != nil {
+	if l.LastRunID != nil && runs != nil {
+		if r, ok := runs[*l.LastRunID]; ok {
+			run := runOut(r)
+			out.LastRun = &run
+		}
+	} else if l.LastRunID != nil {
 		r, err := h.Store.RunByID(ctx, *l.LastRunID)
 		switch {
 		case err == nil:
@@ -167,8 +173,12 @@ func (h *Handlers) APIListLists(c echo.Context) error {
 	}
 	out := pagedJSON[listJSON]{Total: page.Total, Page: page.Page, PageSize: page.PageSize, List: make([]listJSON, len(page.Items))}
 	names := map[int64]string{}
+	runs, err := h.Store.RunsByIDs(ctx, lastRunIDs(page.Items))
+	if err != nil {
+		return err
+	}
 	for i, l := range page.Items {
-		if out.List[i], err = h.listOut(ctx, l, names); err != nil {
+		if out.List[i], err = h.listOut(ctx, l, names, runs); err != nil {
 			return err
 		}
 	}
@@ -181,7 +191,7 @@ func (h *Handlers) APIShowList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := h.listOut(c.Request().Context(), l, map[int64]string{})
+	out, err := h.listOut(c.Request().Context(), l, map[int64]string{}, nil)
 	if err != nil {
 		return err
 	}
@@ -210,7 +220,7 @@ func (h *Handlers) APICreateSharedAudienceList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := h.listOut(ctx, l, map[int64]string{})
+	out, err := h.listOut(ctx, l, map[int64]string{}, nil)
 	if err != nil {
 		return err
 	}
@@ -367,4 +377,15 @@ func (h *Handlers) APIUnrecognizedSample(c echo.Context) error {
 		out[i] = unrecognizedJSON{Identifier: u.Identifier, Reason: u.Reason}
 	}
 	return c.JSON(http.StatusOK, map[string][]unrecognizedJSON{"list": out})
+}
+
+// lastRunIDs are the last runs of a page of lists.
+func lastRunIDs(ls []*models.List) []int64 {
+	var ids []int64
+	for _, l := range ls {
+		if l.LastRunID != nil {
+			ids = append(ids, *l.LastRunID)
+		}
+	}
+	return ids
 }

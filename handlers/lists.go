@@ -27,7 +27,11 @@ func (h *Handlers) ListLists(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vm := lists.ListVM{URL: components.ListURL{Path: "/lists", Query: queryOf(c, "search", "type", "sort", "desc", "page")}, Page: page}
+	runs, err := h.Store.RunsByIDs(c.Request().Context(), lastRunIDs(page.Items))
+	if err != nil {
+		return err
+	}
+	vm := lists.ListVM{URL: components.ListURL{Path: "/lists", Query: queryOf(c, "search", "type", "sort", "desc", "page")}, Page: page, Runs: runs}
 	if wantsFragment(c, lists.ResultsID) {
 		return render(c, http.StatusOK, lists.Results(vm))
 	}

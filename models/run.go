@@ -468,3 +468,19 @@ func (s *Store) NoteRunRetry(ctx context.Context, id int64, message string) erro
 	}
 	return nil
 }
+
+// RunsByIDs loads runs by id, for the last runs of a page of lists.
+func (s *Store) RunsByIDs(ctx context.Context, ids []int64) (map[int64]*Run, error) {
+	out := make(map[int64]*Run, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var runs []*Run
+	if err := s.q(ctx).Where("id IN ?", ids).Find(&runs).Error; err != nil {
+		return nil, fmt.Errorf("load runs: %w", err)
+	}
+	for _, r := range runs {
+		out[r.ID] = r
+	}
+	return out, nil
+}

@@ -102,7 +102,7 @@ func TestListsTableColumnsSearchFilterSortAndPages(t *testing.T) {
 	table := page.Doc.Find(`[data-testid="lists-table"]`)
 	var headers []string
 	table.Find("thead th").Each(func(_ int, th *goquery.Selection) { headers = append(headers, strings.TrimSpace(th.Text())) })
-	if !slices.Equal(headers, []string{"Label", "Internal name", "Type", "Size", "Modified"}) {
+	if !slices.Equal(headers, []string{"Label", "Internal name", "Type", "Size", "Modified", "Last sync"}) {
 		t.Fatalf("columns = %q", headers)
 	}
 	if !page.Has(`[data-testid="new-list"]`) || !page.Has(`[data-testid="import-list"]`) {

@@ -20,6 +20,16 @@ const (
 type ListVM struct {
 	URL  components.ListURL
 	Page models.Page[*models.List]
+	// Runs are the last runs of the page's shared-audience lists.
+	Runs map[int64]*models.Run
+}
+
+// LastRun is a list's last run, or nil.
+func (vm ListVM) LastRun(l *models.List) *models.Run {
+	if l.LastRunID == nil {
+		return nil
+	}
+	return vm.Runs[*l.LastRunID]
 }
 
 // Pager is the table's pager.
