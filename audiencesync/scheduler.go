@@ -61,6 +61,20 @@ func (s *Service) Tick(ctx context.Context) error {
 			s.log().Error("scheduled sync not queued", "list", id, "error", err)
 		}
 	}
+	workflows, err := s.Store.DueWorkflows(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range workflows {
+		if _, err := s.Store.RequestWorkflowRun(ctx, id, models.TriggerSchedule, models.SystemActor("schedule"), nil, s.enqueueExport); err != nil {
+			s.log().Error("scheduled workflow run not queued", "workflow", id, "error", err)
+			// A workflow that cannot run moves its schedule on rather than
+			// failing every tick.
+			if perr := s.Store.PlanNextWorkflowRun(ctx, id); perr != nil {
+				return perr
+			}
+		}
+	}
 	orphans, err := s.Store.OrphanedRuns(ctx)
 	if err != nil {
 		return err
@@ -84,16 +98,17 @@ func (s *Service) Tick(ctx context.Context) error {
 // revive queues a job that takes over a run whose worker stopped beating,
 // without waiting for the engine to rescue the dead job.
 func (s *Service) revive(ctx context.Context, r *models.Run) error {
-	if r.Kind != models.ImportRun {
-		return nil
-	}
 	var seen int64
 	if r.HeartbeatAt != nil {
 		seen = r.HeartbeatAt.UnixMilli()
 	}
-	s.log().Warn("run left running by a stopped worker: taking it over", "run", r.ID)
+	var args river.JobArgs = ImportArgs{RunID: r.ID, Revival: seen}
+	if r.Kind == models.ExportRun {
+		args = ExportArgs{RunID: r.ID, Revival: seen}
+	}
+	s.log().Warn("run left running by a stopped worker: taking it over", "run", r.ID, "kind", r.Kind)
 	return s.Store.Tx(ctx, func(tx *models.Store) error {
-		_, err := s.Jobs.EnqueueTx(ctx, tx, ImportArgs{RunID: r.ID, Revival: seen}, nil)
+		_, err := s.Jobs.EnqueueTx(ctx, tx, args, nil)
 		return err
 	})
 }

@@ -43,6 +43,9 @@ type Service struct {
 	// RetryBackoff is the wait before each retry of a run after a passing
 	// fault; nil is DefaultRetryBackoff.
 	RetryBackoff []time.Duration
+	// ExportBatch is the recipient-id range of one export batch; 0 is
+	// models.ExportBatchSize.
+	ExportBatch int64
 
 	lastPoll time.Time
 }
@@ -67,6 +70,34 @@ func (s *Service) enqueue(ctx context.Context, tx *models.Store, run *models.Run
 	}
 	_, err := s.Jobs.EnqueueTx(ctx, tx, args, nil)
 	return err
+}
+
+// enqueueExport is the models.RunEnqueuer of export runs.
+func (s *Service) enqueueExport(ctx context.Context, tx *models.Store, run *models.Run, _ time.Time) error {
+	if s.Jobs == nil {
+		return errors.New("queue the export: the console runs without a job engine")
+	}
+	_, err := s.Jobs.EnqueueTx(ctx, tx, ExportArgs{RunID: run.ID}, nil)
+	return err
+}
+
+// RunWorkflow queues an export run of a workflow (or returns the one
+// already waiting).
+func (s *Service) RunWorkflow(ctx context.Context, workflowID int64, trigger models.RunTrigger, actor models.Actor) (*models.Run, error) {
+	return s.Store.RequestWorkflowRun(ctx, workflowID, trigger, actor, nil, s.enqueueExport)
+}
+
+// ExportPreview counts the targeted recipients that would go to Result and
+// to Complement through a data source, sending nothing.
+func (s *Service) ExportPreview(ctx context.Context, conds models.Conditions, dataSource string) (result, complement int64, err error) {
+	ds, err := s.Store.DataSourceByInternalName(ctx, dataSource)
+	if errors.Is(err, models.ErrNotFound) {
+		return 0, 0, models.Invalid("dataSource", "no AMC data source is named %q: choose one in the list", dataSource)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	return s.Store.ExportPreview(ctx, conds, ds.Rule())
 }
 
 // importLibrary is the library the importSharedAudience account points at.
@@ -114,7 +145,7 @@ func (s *Service) Sync(ctx context.Context, listID int64, trigger models.RunTrig
 	return run, err
 }
 
-// Retry queues a new run of a failed or cancelled run's list.
+// Retry queues a new run of a failed or cancelled run's list or workflow.
 func (s *Service) Retry(ctx context.Context, runID int64, actor models.Actor) (*models.Run, error) {
 	old, err := s.Store.RunByID(ctx, runID)
 	if err != nil {
@@ -122,6 +153,9 @@ func (s *Service) Retry(ctx context.Context, runID int64, actor models.Actor) (*
 	}
 	if !old.Retryable() {
 		return nil, &models.ConflictError{Message: fmt.Sprintf("run #%d is %s: only a failed or cancelled run can be retried", old.ID, old.Status)}
+	}
+	if old.WorkflowID != nil {
+		return s.Store.RequestWorkflowRun(ctx, *old.WorkflowID, models.TriggerRetry, actor, &old.ID, s.enqueueExport)
 	}
 	if old.ListID == nil {
 		return nil, &models.ConflictError{Message: fmt.Sprintf("run #%d has no list to synchronise", old.ID)}

@@ -489,7 +489,11 @@ func (s *Store) DataSourceUsage(ctx context.Context, id int64) ([]string, error)
 	for i, r := range rows {
 		out[i] = fmt.Sprintf("list %q (%s)", r.Label, r.InternalName)
 	}
-	return out, nil
+	workflows, err := s.workflowsUsing(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("find workflows using data source #%d: %w", id, err)
+	}
+	return append(out, workflows...), nil
 }
 
 // DataSourceByInternalName loads one data source by its internal name.

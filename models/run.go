@@ -102,10 +102,24 @@ type Run struct {
 	Complement    int64
 	ListSize      int64
 	Error         string
+	// ResumeAfter is where an interrupted export resumes (a recipient id).
+	ResumeAfter int64
 }
 
 // TableName tells GORM where runs live.
 func (Run) TableName() string { return "sync_runs" }
+
+// subject is the column and id of what the run syncs: its list or its
+// workflow.
+func (r *Run) subject() (string, int64) {
+	switch {
+	case r.ListID != nil:
+		return "list_id", *r.ListID
+	case r.WorkflowID != nil:
+		return "workflow_id", *r.WorkflowID
+	}
+	return "", 0
+}
 
 // Finished reports whether the run has ended, well or not.
 func (r *Run) Finished() bool {
@@ -246,10 +260,19 @@ func (s *Store) ClaimRun(ctx context.Context, id int64) (*Run, error) {
 		if err != nil {
 			return err
 		}
-		if r.ListID != nil && tx.dialect == Postgres {
-			// Serialises the claims of one list's runs across workers.
-			if err := tx.q(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Select("id").First(&List{}, *r.ListID).Error; err != nil {
-				return notFound(err, fmt.Sprintf("list #%d", *r.ListID))
+		col, subject := r.subject()
+		if subject != 0 && tx.dialect == Postgres {
+			// Serialises the claims of one list's (or workflow's) runs across
+			// workers.
+			var lerr error
+			if r.ListID != nil {
+				lerr = tx.q(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Select("id").First(&List{}, subject).Error
+				lerr = notFound(lerr, fmt.Sprintf("list #%d", subject))
+			} else {
+				lerr = tx.lockWorkflow(ctx, subject)
+			}
+			if lerr != nil {
+				return lerr
 			}
 			if r, err = tx.RunByID(ctx, id); err != nil {
 				return err
@@ -264,18 +287,18 @@ func (s *Store) ClaimRun(ctx context.Context, id int64) (*Run, error) {
 		if r.Status == RunRunning && r.HeartbeatAt != nil && r.HeartbeatAt.After(fresh) {
 			return ErrRunBusy
 		}
-		if r.ListID != nil {
+		if subject != 0 {
 			var alive int64
-			if err := tx.q(ctx).Model(&Run{}).Where("list_id = ? AND id <> ? AND status = ? AND heartbeat_at > ?", *r.ListID, r.ID, RunRunning, fresh).
+			if err := tx.q(ctx).Model(&Run{}).Where(col+" = ? AND id <> ? AND status = ? AND heartbeat_at > ?", subject, r.ID, RunRunning, fresh).
 				Count(&alive).Error; err != nil {
 				return fmt.Errorf("claim run #%d: %w", id, err)
 			}
 			if alive > 0 {
 				return ErrRunBusy
 			}
-			// Older runs of this list left running by a dead process are
+			// Older runs of this subject left running by a dead process are
 			// superseded by this one.
-			if err := tx.q(ctx).Model(&Run{}).Where("list_id = ? AND id < ? AND status = ?", *r.ListID, r.ID, RunRunning).
+			if err := tx.q(ctx).Model(&Run{}).Where(col+" = ? AND id < ? AND status = ?", subject, r.ID, RunRunning).
 				Updates(map[string]any{"status": RunFailed, "finished_at": now,
 					"error": fmt.Sprintf("interrupted: the worker running it stopped, and run #%d replaced it", r.ID)}).Error; err != nil {
 				return fmt.Errorf("claim run #%d: %w", id, err)
@@ -335,8 +358,11 @@ func (s *Store) FailRun(ctx context.Context, id int64, message string) error {
 			Updates(map[string]any{"status": RunFailed, "finished_at": now, "error": message, "phase": "Failed"}).Error; err != nil {
 			return fmt.Errorf("fail run #%d: %w", id, err)
 		}
-		if r.ListID != nil {
+		switch {
+		case r.ListID != nil:
 			return tx.planNextSync(ctx, *r.ListID, now)
+		case r.WorkflowID != nil:
+			return tx.PlanNextWorkflowRun(ctx, *r.WorkflowID)
 		}
 		return nil
 	})
