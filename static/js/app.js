@@ -270,3 +270,80 @@
     document.body.dispatchEvent(new CustomEvent("audience:completed", { bubbles: true }));
   });
 })();
+
+// Workflows: the activity dialog, the condition rows, and dropping an
+// activity from the palette onto the diagram.
+(function () {
+  "use strict";
+  var opener = null;
+
+  function dialog() { return document.getElementById("activity-dialog"); }
+
+  // A node's hx-get fills the dialog; once it has content, show it modal
+  // (the rest of the page is inert, Escape closes it).
+  document.addEventListener("htmx:afterSwap", function (ev) {
+    var d = dialog();
+    if (!d || ev.detail.target !== d) return;
+    if (!d.open && d.firstElementChild) {
+      d.showModal();
+      var first = d.querySelector("input:not([type=hidden]):not([readonly]):not([disabled]), select, textarea");
+      if (first) first.focus();
+    }
+  });
+  document.addEventListener("click", function (ev) {
+    var open = ev.target.closest("[data-dialog-open]");
+    if (open) opener = open;
+    if (ev.target.closest("[data-dialog-close]")) {
+      var d = ev.target.closest("dialog");
+      if (d) d.close();
+    }
+    var remove = ev.target.closest("[data-remove-row]");
+    if (remove) {
+      var row = remove.closest(".cond-row");
+      if (row) row.remove();
+      document.body.dispatchEvent(new CustomEvent("conditions-changed", { bubbles: true }));
+    }
+  });
+  document.addEventListener("close", function (ev) {
+    if (ev.target !== dialog()) return;
+    ev.target.replaceChildren();
+    if (opener && document.contains(opener)) opener.focus();
+  }, true);
+  // A saved dialog closes; the diagram and the history redraw themselves.
+  document.addEventListener("workflow-saved", function () {
+    var d = dialog();
+    if (d && d.open) d.close();
+  });
+  document.addEventListener("change", function (ev) {
+    if (!ev.target.matches || !ev.target.matches("[data-redraw-row]")) return;
+    var row = ev.target.closest(".cond-row");
+    if (row && window.htmx) window.htmx.trigger(row, "redraw");
+  });
+
+  // Drag and drop from the palette; a click on the item does the same.
+  document.addEventListener("dragstart", function (ev) {
+    var item = ev.target.closest && ev.target.closest("[data-activity]");
+    if (!item || !ev.dataTransfer) return;
+    ev.dataTransfer.setData("text/plain", item.getAttribute("data-activity"));
+    ev.dataTransfer.effectAllowed = "copy";
+  });
+  document.addEventListener("dragover", function (ev) {
+    var canvas = ev.target.closest && ev.target.closest("[data-drop-url]");
+    if (!canvas) return;
+    ev.preventDefault();
+    canvas.classList.add("drop-target");
+  });
+  document.addEventListener("dragleave", function (ev) {
+    var canvas = ev.target.closest && ev.target.closest("[data-drop-url]");
+    if (canvas && !canvas.contains(ev.relatedTarget)) canvas.classList.remove("drop-target");
+  });
+  document.addEventListener("drop", function (ev) {
+    var canvas = ev.target.closest && ev.target.closest("[data-drop-url]");
+    if (!canvas || !ev.dataTransfer) return;
+    ev.preventDefault();
+    canvas.classList.remove("drop-target");
+    var activity = ev.dataTransfer.getData("text/plain");
+    if (!activity || !window.htmx) return;
+    window.htmx.ajax("POST", canvas.getAttribute("data-drop-url"), { target: canvas, swap: "outerHTML", values: { activity: activity } });
+  });
+})();
