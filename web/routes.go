@@ -135,6 +135,12 @@ func registerRoutes(e *echo.Echo, h *handlers.Handlers, s *session.Manager) {
 	// An extension of SPEC.md: the identifiers a run did not carry.
 	api.GET("/runs/:id/unrecognized", h.APIUnrecognizedSample, requireEntitlements("read identifiers of the audience library", handlers.LibraryReaders...))
 	// END API: lists and runs.
+	// API: workflows.
+	api.GET("/workflows", h.APIListWorkflows)
+	api.POST("/workflows", h.APICreateWorkflow, requireEntitlements("create targeting workflows that export to shared audiences", models.AudienceLibrary))
+	api.GET("/workflows/:id", h.APIShowWorkflow)
+	api.POST("/workflows/:id/run", h.APIRunWorkflow, requireEntitlements("run targeting workflows that export to shared audiences", models.AudienceLibrary))
+	// END API: workflows.
 
 	// The audience library's Audience-Manager-shaped API.
 	aam := e.Group("/aam/v1", bearerToken(h.Store))
