@@ -62,7 +62,38 @@ func registerRoutes(e *echo.Echo, h *handlers.Handlers, s *session.Manager) {
 	in.POST("/lists/:id/members", h.AddListMembers)
 	in.POST("/lists/:id/members/remove", h.RemoveListMembers)
 	in.POST("/lists/:id/delete", h.DeleteList)
-	in.GET("/workflows", h.ShowNode("workflows"))
+	// Targeting workflows. Configuring or running "Update shared audience"
+	// needs the Audience library.
+	{
+		exporters := requireEntitlements("send recipients to a shared audience", handlers.WorkflowExporters...)
+		in.GET("/workflows", h.ListWorkflows)
+		in.GET("/workflows/new", h.NewWorkflow)
+		in.POST("/workflows", h.CreateWorkflow)
+		in.GET("/workflows/:id", h.ShowWorkflow)
+		in.GET("/workflows/:id/canvas", h.WorkflowCanvas)
+		in.GET("/workflows/:id/rename", h.RenameWorkflowForm)
+		in.POST("/workflows/:id/rename", h.RenameWorkflow)
+		in.POST("/workflows/:id/duplicate", h.DuplicateWorkflow)
+		in.POST("/workflows/:id/delete", h.DeleteWorkflow)
+		in.POST("/workflows/:id/activities", h.AddWorkflowActivity) // export checks the entitlement itself
+		in.POST("/workflows/:id/activities/:activity/remove", h.RemoveWorkflowActivity)
+		in.GET("/workflows/:id/activities/query", h.ShowQueryDialog)
+		in.POST("/workflows/:id/activities/query", h.SaveQuery)
+		in.POST("/workflows/:id/activities/query/row", h.QueryRow)
+		in.POST("/workflows/:id/activities/query/count", h.QueryCount)
+		in.GET("/workflows/:id/activities/export", h.ShowExportDialog, exporters)
+		in.POST("/workflows/:id/activities/export", h.SaveExport, exporters)
+		in.POST("/workflows/:id/activities/export/preview", h.PreviewExport, exporters)
+		in.POST("/workflows/:id/run", h.RunWorkflowNow, exporters)
+		in.GET("/workflows/:id/run-status", h.WorkflowRunStatus)
+		in.GET("/workflows/:id/runs", h.WorkflowRunHistory)
+		in.POST("/workflows/:id/runs/:run/retry", h.RetryWorkflowRun, exporters)
+		in.POST("/workflows/:id/schedule", h.SetWorkflowSchedule, exporters)
+		in.GET("/workflows/:id/runs/:run/transitions/:which", h.DownloadTransition)
+		in.GET("/workflows/:id/runs/:run/transitions/:which/list", h.SaveTransitionForm)
+		in.POST("/workflows/:id/runs/:run/transitions/:which/list", h.SaveTransition)
+	}
+	// END Targeting workflows.
 	// Audience library pages and the picker.
 	{
 		lib := in.Group("/library", requireEntitlements("browse the audience library", handlers.LibraryReaders...))
