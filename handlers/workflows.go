@@ -148,7 +148,7 @@ func (h *Handlers) WorkflowCanvas(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, workflows.Canvas(vm))
+	return render(c, http.StatusOK, joinComponents(workflows.Canvas(vm), workflows.Props(vm, true)))
 }
 
 // RenameWorkflowForm shows the rename form.
@@ -227,6 +227,7 @@ func (h *Handlers) AddWorkflowActivity(c echo.Context) error {
 	if !isHTMX(c) {
 		return redirect(c, workflows.Href(w))
 	}
+	c.Response().Header().Set("HX-Trigger", workflows.Changed)
 	return render(c, http.StatusOK, workflows.Canvas(vm))
 }
 

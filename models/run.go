@@ -121,6 +121,14 @@ func (r *Run) subject() (string, int64) {
 	return "", 0
 }
 
+// TriggerLabel is the run's trigger in words; a manual export is a Run.
+func (r *Run) TriggerLabel() string {
+	if r.Kind == ExportRun && r.Trigger == TriggerManual {
+		return "Run"
+	}
+	return r.Trigger.Label()
+}
+
 // Finished reports whether the run has ended, well or not.
 func (r *Run) Finished() bool {
 	return r.Status == RunSucceeded || r.Status == RunFailed || r.Status == RunCancelled

@@ -344,6 +344,7 @@
     canvas.classList.remove("drop-target");
     var activity = ev.dataTransfer.getData("text/plain");
     if (!activity || !window.htmx) return;
-    window.htmx.ajax("POST", canvas.getAttribute("data-drop-url"), { target: canvas, swap: "outerHTML", values: { activity: activity } });
+    var target = document.getElementById("workflow-canvas") || canvas;
+    window.htmx.ajax("POST", canvas.getAttribute("data-drop-url"), { target: target, swap: "outerHTML", values: { activity: activity } });
   });
 })();

@@ -29,6 +29,10 @@ const (
 // dialog and redraws the diagram.
 const Saved = "workflow-saved"
 
+// Changed is the event an activity added from the palette sends: the run
+// panel says again whether the workflow can run.
+const Changed = "workflow-changed"
+
 // Href is a workflow's page.
 func Href(w *models.Workflow) string { return "/workflows/" + strconv.FormatInt(w.ID, 10) }
 
@@ -294,4 +298,16 @@ func RunProgress(r *models.Run) string {
 		return fmt.Sprintf("%s · %s recipients exported so far, %s in the complement", r.Phase, Count(r.Exported), Count(r.Complement))
 	}
 	return ""
+}
+
+// Conditions counts a query's conditions in words.
+func Conditions(w *models.Workflow) string {
+	switch n := len(w.Query()); n {
+	case 0:
+		return "no condition: every recipient"
+	case 1:
+		return "1 condition"
+	default:
+		return strconv.Itoa(n) + " conditions"
+	}
 }
