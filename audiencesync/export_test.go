@@ -303,3 +303,45 @@ func TestExportResumesAfterACrash(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestScheduledWorkflow: a workflow every N hours runs when due, then plans
+// its next run.
+func TestScheduledWorkflow(t *testing.T) {
+	w := newWorld(t, 10)
+	ctx := context.Background()
+	seg := w.segment(100001, library.Cookie, nil)
+	wf := w.workflow(nil, models.ExportInput{SegmentID: seg.SID, SegmentName: seg.Name, DataSource: models.DefaultDataSourceName})
+	wf, err := w.store.SetWorkflowSchedule(ctx, models.SystemActor("test"), wf.ID, models.WorkflowSchedule{Kind: "hours", Hours: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wf.NextRunAt == nil || wf.NextRunAt.Sub(time.Now()) < 119*time.Minute {
+		t.Fatalf("next run %v, want in two hours", wf.NextRunAt)
+	}
+	if err := w.svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if page, _ := w.store.ListRuns(ctx, models.RunQuery{WorkflowID: wf.ID}); page.Total != 0 {
+		t.Fatalf("%d runs before the schedule is due", page.Total)
+	}
+	w.store.Now = func() time.Time { return time.Now().UTC().Add(121 * time.Minute) }
+	if err := w.svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var r *models.Run
+	deadline := time.Now().Add(20 * time.Second)
+	for r == nil && time.Now().Before(deadline) {
+		page, _ := w.store.ListRuns(ctx, models.RunQuery{WorkflowID: wf.ID})
+		if len(page.Items) > 0 {
+			r = w.waitRun(page.Items[0].ID)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r == nil || r.Trigger != models.TriggerSchedule || r.Status != models.RunSucceeded {
+		t.Fatalf("scheduled run: %+v", r)
+	}
+	wf, _ = w.store.WorkflowByID(ctx, wf.ID)
+	if wf.NextRunAt == nil || wf.NextRunAt.Sub(time.Now()) < 4*time.Hour {
+		t.Errorf("next run after the scheduled one: %v", wf.NextRunAt)
+	}
+}
