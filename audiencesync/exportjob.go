@@ -58,6 +58,7 @@ func (w *ExportWorker) Work(ctx context.Context, job *river.Job[ExportArgs]) err
 	case err != nil:
 		return err
 	}
+	defer w.Service.observe(ctx, run.ID)
 	log := w.Service.log().With("run", run.ID, "workflow", derefID(run.WorkflowID), "attempt", job.Attempt)
 	log.Info("export started", "resumeAfter", run.ResumeAfter)
 	done, err := w.Service.runExport(ctx, run)

@@ -79,6 +79,7 @@ func (w *ImportWorker) Work(ctx context.Context, job *river.Job[ImportArgs]) err
 	case err != nil:
 		return err
 	}
+	defer w.Service.observe(ctx, run.ID)
 	log := w.Service.log().With("run", run.ID, "list", derefID(run.ListID), "attempt", job.Attempt)
 	log.Info("import sync started")
 	counts, err := w.Service.runImport(ctx, run)

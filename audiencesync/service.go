@@ -24,6 +24,22 @@ type Enqueuer interface {
 	EnqueueTx(ctx context.Context, tx *models.Store, args river.JobArgs, opts *river.InsertOpts) (int64, error)
 }
 
+// Observer is told of the runs a process ends.
+type Observer interface {
+	RunFinished(r *models.Run)
+}
+
+// observe tells the observer how a run ended, if it did.
+func (s *Service) observe(ctx context.Context, runID int64) {
+	if s.Observer == nil {
+		return
+	}
+	r, err := s.Store.RunByID(context.WithoutCancel(ctx), runID)
+	if err == nil && r.Finished() {
+		s.Observer.RunFinished(r)
+	}
+}
+
 // DefaultChangeDelay gathers a burst of changes to an audience into one sync.
 const DefaultChangeDelay = 2 * time.Second
 
@@ -46,6 +62,8 @@ type Service struct {
 	// ExportBatch is the recipient-id range of one export batch; 0 is
 	// models.ExportBatchSize.
 	ExportBatch int64
+	// Observer is told of every run this process ends (metrics).
+	Observer Observer
 
 	lastPoll time.Time
 }

@@ -47,7 +47,7 @@ func (h *Handlers) Login(c echo.Context) error {
 			if err := h.Sessions.SignIn(c, op); err != nil {
 				return err
 			}
-			h.Log.Info("operator signed in", "login", op.Login)
+			h.logger(c).Info("operator signed in", "login", op.Login)
 			return redirect(c, SafeNext(next))
 		case errors.Is(err, models.ErrBadCredentials):
 			problem = "The login or the password is wrong."
@@ -59,7 +59,7 @@ func (h *Handlers) Login(c echo.Context) error {
 		default:
 			return err
 		}
-		h.Log.Info("sign-in refused", "login", models.NormalizeLogin(login), "reason", problem)
+		h.logger(c).Info("sign-in refused", "login", models.NormalizeLogin(login), "reason", problem)
 	}
 	return render(c, status, auth.Login(h.loginVM(c, models.NormalizeLogin(login), next, problem)))
 }

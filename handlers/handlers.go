@@ -5,6 +5,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -41,6 +42,23 @@ type Handlers struct {
 	Libraries *library.Resolver
 	// Sync requests, previews and retries audience syncs.
 	Sync *audiencesync.Service
+}
+
+// logKey holds the request's logger in its context.
+type logKey struct{}
+
+// WithLogger returns ctx carrying a logger with the request's attributes
+// (its request ID), which every line logged for the request then has.
+func WithLogger(ctx context.Context, log *slog.Logger) context.Context {
+	return context.WithValue(ctx, logKey{}, log)
+}
+
+// logger is the request's logger.
+func (h *Handlers) logger(c echo.Context) *slog.Logger {
+	if l, ok := c.Request().Context().Value(logKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return h.Log
 }
 
 // Me returns the signed-in operator. Routes behind the sign-in guard always
@@ -87,7 +105,7 @@ func (h *Handlers) Frame(c echo.Context, title, nav string, crumbs ...layouts.Cr
 func (h *Handlers) takeFlashes(c echo.Context) []layouts.Flash {
 	flashes, err := h.Sessions.Flashes(c)
 	if err != nil {
-		h.Log.Warn("read flash messages", "error", err)
+		h.logger(c).Warn("read flash messages", "error", err)
 	}
 	out := make([]layouts.Flash, 0, len(flashes))
 	for _, fl := range flashes {
@@ -100,7 +118,7 @@ func (h *Handlers) takeFlashes(c echo.Context) []layouts.Flash {
 // cookie cannot be written: the change it reports has already happened.
 func (h *Handlers) flash(c echo.Context, kind, text string) {
 	if err := h.Sessions.AddFlash(c, kind, text); err != nil {
-		h.Log.Warn("queue flash message", "error", err)
+		h.logger(c).Warn("queue flash message", "error", err)
 	}
 }
 

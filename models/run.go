@@ -518,3 +518,20 @@ func (s *Store) RunsByIDs(ctx context.Context, ids []int64) (map[int64]*Run, err
 	}
 	return out, nil
 }
+
+// QueueDepth counts the job engine's jobs by state (available, running,
+// scheduled, retryable…), for /metrics and the diagnostics page.
+func (s *Store) QueueDepth(ctx context.Context) (map[string]int64, error) {
+	var rows []struct {
+		State string
+		N     int64
+	}
+	if err := s.q(ctx).Raw("SELECT state, COUNT(*) AS n FROM river_job GROUP BY state").Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("count queued jobs: %w", err)
+	}
+	out := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		out[r.State] = r.N
+	}
+	return out, nil
+}

@@ -152,16 +152,19 @@ func requestLogger(log *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
+			// Every line logged for this request carries its ID.
+			reqLog := log.With("request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			c.SetRequest(c.Request().WithContext(handlers.WithLogger(c.Request().Context(), reqLog)))
 			err := next(c)
 			if err != nil {
 				c.Error(err) // writes the response so the status below is final
 			}
-			attrs := []any{"method", c.Request().Method, "path", c.Request().URL.Path, "status", c.Response().Status,
-				"duration_ms", time.Since(start).Milliseconds(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID)}
+			attrs := []any{"method", c.Request().Method, "path", c.Request().URL.Path, "route", c.Path(), "status", c.Response().Status,
+				"duration_ms", time.Since(start).Milliseconds()}
 			if op := session.Operator(c); op != nil {
 				attrs = append(attrs, "operator", op.Login)
 			}
-			log.Info("request", attrs...)
+			reqLog.Info("request", attrs...)
 			return nil
 		}
 	}

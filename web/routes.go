@@ -11,7 +11,6 @@ import (
 // registerRoutes lists every route of the console in one place, each with
 // the guard that protects it.
 func registerRoutes(e *echo.Echo, h *handlers.Handlers, s *session.Manager) {
-	e.GET("/healthz", h.Healthz)
 	e.GET("/static/*", serveStatic)
 
 	// Everything below has a session (for the CSRF token) and checks it.

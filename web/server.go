@@ -36,6 +36,10 @@ type Options struct {
 	// Sync is the sync engine's service (with the job engine set); nil
 	// builds one that cannot queue syncs.
 	Sync *audiencesync.Service
+	// Metrics, when set, are counted and served at /metrics: to loopback
+	// clients, or to any with "Authorization: Bearer <MetricsToken>".
+	Metrics      *Metrics
+	MetricsToken string
 }
 
 // DefaultMaxUploadBytes is the upload limit when none is configured.
@@ -93,6 +97,10 @@ func New(opts Options) (*echo.Echo, error) {
 	e.Use(securityHeaders(sessions))
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: MaxFormBytes, Skipper: streamsItsBody}))
 
+	if opts.Metrics != nil {
+		e.Use(opts.Metrics.middleware)
+	}
+	registerProbes(e, opts.Store, opts.Metrics, opts.MetricsToken)
 	registerRoutes(e, h, sessions)
 	return e, nil
 }

@@ -27,6 +27,14 @@ type Config struct {
 	LogFormat     string
 	MaxUploadMB   int64
 	LibraryDrop   string
+	// NoWorker makes serve a console and API only, leaving the jobs to
+	// worker processes.
+	NoWorker bool
+	// MetricsToken lets a scraper that is not on this machine read /metrics.
+	MetricsToken string
+	// ShutdownTimeout bounds how long running jobs may take to finish on
+	// SIGTERM before they are handed back.
+	ShutdownTimeout time.Duration
 }
 
 // DefaultDatabase is the SQLite file used when --database is not given.
@@ -89,6 +97,19 @@ func (b *configFlags) server() {
 	b.str(&b.cfg.LogFormat, "log-format", "AB_LOG_FORMAT", "auto", "log format: auto (JSON unless a terminal), json or text")
 	b.int(&b.cfg.MaxUploadMB, "max-upload-mb", "AB_MAX_UPLOAD_MB", 512, "largest file accepted for an import, in megabytes")
 	b.str(&b.cfg.LibraryDrop, "library-drop", "AB_LIBRARY_DROP", "", "folder watched for Audience Manager batch files (ftp_dpm_<DPID>_<time>.sync|.overwrite[.N][.gz])")
+	b.str(&b.cfg.MetricsToken, "metrics-token", "AB_METRICS_TOKEN", "", "bearer token a Prometheus scraper sends for /metrics (without it, /metrics answers only this machine)")
+	b.boolean(&b.cfg.NoWorker, "no-worker", "AB_NO_WORKER", "serve the console and API only; `audiencebridge worker` processes run the jobs (PostgreSQL)")
+	b.dur("shutdown-timeout", "AB_SHUTDOWN_TIMEOUT", "30s", "on SIGTERM, how long running jobs may take to finish before they are handed back")
+}
+
+// worker binds the settings of the worker command.
+func (b *configFlags) worker() {
+	b.database()
+	b.str(&b.cfg.Addr, "addr", "AB_WORKER_ADDR", "127.0.0.1:8081", "address of the worker's /healthz, /readyz and /metrics")
+	b.str(&b.cfg.SessionSecret, "session-secret", "AB_SESSION_SECRET", "", "the consoles' session secret: it unseals the external accounts' secrets")
+	b.str(&b.cfg.LogFormat, "log-format", "AB_LOG_FORMAT", "auto", "log format: auto (JSON unless a terminal), json or text")
+	b.dur("shutdown-timeout", "AB_SHUTDOWN_TIMEOUT", "30s", "on SIGTERM, how long running jobs may take to finish before they are handed back")
+	b.cfg.MaxUploadMB = 1
 }
 
 func (b *configFlags) int(p *int64, name, env string, def int64, usage string) {
@@ -122,6 +143,8 @@ func (b *configFlags) parse(args []string) error {
 			b.cfg.SessionIdle = d
 		case "session-max-age":
 			b.cfg.SessionMaxAge = d
+		case "shutdown-timeout":
+			b.cfg.ShutdownTimeout = d
 		}
 	}
 	b.validate()
@@ -150,7 +173,9 @@ func (b *configFlags) validate() {
 	if c.SessionSecret != "" && len(c.SessionSecret) < 32 {
 		b.fail("session-secret", "must be at least 32 characters (try: openssl rand -hex 32)")
 	}
-	if c.SessionSecret == "" && !c.Demo {
+	if c.SessionSecret == "" && !c.Demo && b.fs.Lookup("demo") == nil {
+		b.fail("session-secret", "is required: give the consoles' session secret, which unseals the external accounts' secrets")
+	} else if c.SessionSecret == "" && !c.Demo {
 		b.fail("session-secret", "is required outside demo mode: set 32 or more random characters (try: openssl rand -hex 32)")
 	}
 	if c.SessionIdle > 0 && c.SessionMaxAge > 0 && c.SessionMaxAge < c.SessionIdle {
@@ -163,6 +188,9 @@ func (b *configFlags) validate() {
 		if st, err := os.Stat(c.LibraryDrop); err != nil || !st.IsDir() {
 			b.fail("library-drop", "must name an existing folder, not %q", c.LibraryDrop)
 		}
+	}
+	if c.NoWorker && !strings.HasPrefix(c.Database, "postgres") {
+		b.fail("no-worker", "needs a PostgreSQL database: on SQLite, one process runs the console and the worker")
 	}
 	if c.MaxUploadMB < 1 || c.MaxUploadMB > 1<<20 {
 		b.fail("max-upload-mb", "must be between 1 and 1048576")

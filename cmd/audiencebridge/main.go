@@ -22,7 +22,8 @@ import (
 const usage = `Audience Bridge: share audiences with the Experience Cloud in seconds.
 
 Usage:
-  audiencebridge [serve] [flags]      console, API and sync worker (the default)
+  audiencebridge [serve] [flags]      console, API and sync worker (the default; --no-worker: console and API only)
+  audiencebridge worker [flags]       the sync worker alone, beside other processes on one PostgreSQL database
   audiencebridge migrate [flags]      apply database migrations and exit
   audiencebridge user create --login L --password P --role admin|marketer [--entitlement E]...
   audiencebridge user grant  --login L --entitlement E
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch cmd {
 	case "serve":
 		return serve(ctx, args, stdout, stderr)
+	case "worker":
+		return workerCommand(ctx, args, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args, stdout, stderr)
 	case "user":

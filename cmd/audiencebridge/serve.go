@@ -57,7 +57,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	jobs, err := worker.NewStandard(store, sync, worker.Options{Logger: log, Work: true})
+	metrics := web.NewMetrics(store)
+	sync.Observer = metrics
+	jobs, err := worker.NewStandard(store, sync, worker.Options{Logger: log, Work: !cfg.NoWorker})
 	if err != nil {
 		return err
 	}
@@ -68,15 +70,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	e, err := web.New(web.Options{Store: store, SessionSecret: secret, Demo: cfg.Demo, Logger: log, TrustProxy: cfg.TrustProxy,
 		SessionPolicy: models.SessionPolicy{Idle: cfg.SessionIdle, MaxAge: cfg.SessionMaxAge}, Jobs: jobs, MaxUploadBytes: cfg.MaxUploadMB << 20,
-		Library: embedded, Sync: sync})
+		Library: embedded, Sync: sync, Metrics: metrics, MetricsToken: cfg.MetricsToken})
 	if err != nil {
 		return err
 	}
 	// The engine runs on its own context: on shutdown it is stopped after
 	// the HTTP server, so running jobs can finish or be handed back.
-	if err := jobs.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("start the sync worker: %w", err)
+	if !cfg.NoWorker {
+		if err := jobs.Start(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("start the sync worker: %w", err)
+		}
 	}
+	role := "console+worker"
+	if cfg.NoWorker {
+		role = "console"
+	}
+	stopBeat := beatProcess(ctx, store, role, log)
+	defer stopBeat()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -117,11 +127,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing requests in flight")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	log.Info("shutting down: finishing requests in flight", "deadline", cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shut down: %w", err)
+	}
+	if cfg.NoWorker {
+		return nil
 	}
 	log.Info("shutting down: stopping the worker, running jobs are finished or handed back")
 	if err := jobs.Stop(shutdownCtx); err != nil {

@@ -73,6 +73,8 @@ type Options struct {
 	TLS bool
 	// MaxUploadBytes overrides the upload limit.
 	MaxUploadBytes int64
+	// MetricsToken lets non-loopback scrapers read /metrics.
+	MetricsToken string
 }
 
 // Start boots a console on a fresh database.
@@ -96,6 +98,8 @@ func Start(t testing.TB, opts ...Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	metrics := web.NewMetrics(store)
+	syncer.Observer = metrics
 	jobs, err := worker.NewStandard(store, syncer, worker.Options{Logger: logger, Work: true})
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +113,7 @@ func Start(t testing.TB, opts ...Options) *Server {
 		_ = jobs.Stop(ctx) // a test that closed the database cannot stop cleanly
 	})
 	e, err := web.New(web.Options{Store: store, SessionSecret: secret,
-		SessionPolicy: o.SessionPolicy, Logger: logger, Jobs: jobs, MaxUploadBytes: o.MaxUploadBytes, Library: embedded, Sync: syncer})
+		SessionPolicy: o.SessionPolicy, Logger: logger, Jobs: jobs, MaxUploadBytes: o.MaxUploadBytes, Library: embedded, Sync: syncer, Metrics: metrics, MetricsToken: o.MetricsToken})
 	if err != nil {
 		t.Fatal(err)
 	}
