@@ -2,6 +2,7 @@ package audiencesync
 
 import (
 	"context"
+	"log/slog"
 	"errors"
 	"fmt"
 	"strings"
@@ -36,52 +37,18 @@ type ExportWorker struct {
 }
 
 // NextRetry spaces retries as for imports.
-func (w *ExportWorker) NextRetry(job *river.Job[ExportArgs]) time.Time {
-	b := w.Service.RetryBackoff
-	if len(b) == 0 {
-		b = DefaultRetryBackoff
-	}
-	return time.Now().Add(b[min(max(job.Attempt-1, 0), len(b)-1)])
-}
+func (w *ExportWorker) NextRetry(job *river.Job[ExportArgs]) time.Time { return w.Service.retryAt(job.Attempt) }
 
 // Work claims the run and exports the workflow's targets.
 func (w *ExportWorker) Work(ctx context.Context, job *river.Job[ExportArgs]) error {
-	store := w.Service.Store
-	run, err := store.ClaimRun(ctx, job.Args.RunID)
-	switch {
-	case errors.Is(err, models.ErrRunFinished):
-		return nil
-	case errors.Is(err, models.ErrRunBusy):
-		return river.JobSnooze(busyWait)
-	case errors.Is(err, models.ErrNotFound):
-		return river.JobCancel(err)
-	case err != nil:
-		return err
-	}
-	defer w.Service.observe(ctx, run.ID)
-	log := w.Service.log().With("run", run.ID, "workflow", derefID(run.WorkflowID), "attempt", job.Attempt)
-	log.Info("export started", "resumeAfter", run.ResumeAfter)
-	done, err := w.Service.runExport(ctx, run)
-	var perm *permanentError
-	switch {
-	case err == nil:
-		log.Info("export succeeded", "targeted", done.Received, "exported", done.Exported, "complement", done.Complement, "added", done.Added)
-		return nil
-	case errors.Is(err, models.ErrRunLost):
-		log.Warn("export stopped: the run is no longer this worker's")
-		return nil
-	case errors.As(err, &perm):
-		log.Warn("export failed", "error", err)
-		return store.FailRun(context.WithoutCancel(ctx), run.ID, perm.Error())
-	case job.Attempt >= job.MaxAttempts:
-		log.Error("export failed for good", "error", err)
-		return store.FailRun(context.WithoutCancel(ctx), run.ID, fmt.Sprintf("tried %d times, failing each time; the last error: %v", job.Attempt, err))
-	}
-	log.Warn("export will be retried", "error", err)
-	if herr := store.NoteRunRetry(context.WithoutCancel(ctx), run.ID, fmt.Sprintf("attempt %d of %d failed, retrying: %v", job.Attempt, job.MaxAttempts, err)); herr != nil {
-		return errors.Join(err, herr)
-	}
-	return err
+	a := attempt{runID: job.Args.RunID, n: job.Attempt, max: job.MaxAttempts, kind: "export", subjectAttr: "workflow"}
+	return w.Service.work(ctx, a, func(ctx context.Context, run *models.Run, _ *slog.Logger) ([]any, error) {
+		done, err := w.Service.runExport(ctx, run)
+		if err != nil {
+			return nil, err
+		}
+		return []any{"targeted", done.Received, "exported", done.Exported, "complement", done.Complement, "added", done.Added}, nil
+	})
 }
 
 func (s *Service) exportLibrary(ctx context.Context) (library.Library, error) {

@@ -2,6 +2,7 @@ package audiencesync
 
 import (
 	"context"
+	"log/slog"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -42,16 +43,8 @@ func (ImportArgs) InsertOpts() river.InsertOpts {
 // passing fault; the last one is reused.
 var DefaultRetryBackoff = []time.Duration{5 * time.Second, 30 * time.Second, 90 * time.Second}
 
-// NextRetry spaces the retries of a failed attempt: a library that is down
-// for a moment is tried again soon, one that stays down fails the run in a
-// couple of minutes with its reason.
-func (w *ImportWorker) NextRetry(job *river.Job[ImportArgs]) time.Time {
-	b := w.Service.RetryBackoff
-	if len(b) == 0 {
-		b = DefaultRetryBackoff
-	}
-	return time.Now().Add(b[min(max(job.Attempt-1, 0), len(b)-1)])
-}
+// NextRetry spaces the retries (Service.retryAt).
+func (w *ImportWorker) NextRetry(job *river.Job[ImportArgs]) time.Time { return w.Service.retryAt(job.Attempt) }
 
 // busyWait is how long a run waits when another run of its list is running.
 const busyWait = 2 * time.Second
@@ -64,55 +57,15 @@ type ImportWorker struct {
 
 // Work claims the run and imports the audience into its list.
 func (w *ImportWorker) Work(ctx context.Context, job *river.Job[ImportArgs]) error {
-	store := w.Service.Store
 	if wait := time.Until(time.UnixMilli(job.Args.NotBefore)); wait > 0 {
 		return river.JobSnooze(wait)
 	}
-	run, err := store.ClaimRun(ctx, job.Args.RunID)
-	switch {
-	case errors.Is(err, models.ErrRunFinished):
-		return nil
-	case errors.Is(err, models.ErrRunBusy):
-		return river.JobSnooze(busyWait)
-	case errors.Is(err, models.ErrNotFound):
-		return river.JobCancel(err) // the list, and its runs, were deleted
-	case err != nil:
-		return err
-	}
-	defer w.Service.observe(ctx, run.ID)
-	log := w.Service.log().With("run", run.ID, "list", derefID(run.ListID), "attempt", job.Attempt)
-	log.Info("import sync started")
-	counts, err := w.Service.runImport(ctx, run)
-	var perm *permanentError
-	switch {
-	case err == nil:
-		log.Info("import sync succeeded", "received", counts.Received, "reconciled", counts.Reconciled,
-			"notRecognized", counts.NotRecognized, "added", counts.Added, "removed", counts.Removed, "size", counts.Recipients)
-		return nil
-	case errors.Is(err, models.ErrRunLost):
-		log.Warn("import sync stopped: the run is no longer this worker's")
-		return nil
-	case errors.As(err, &perm):
-		log.Warn("import sync failed", "error", err)
-		return w.fail(ctx, run.ID, perm.Error())
-	case job.Attempt >= job.MaxAttempts:
-		log.Error("import sync failed for good", "error", err)
-		return w.fail(ctx, run.ID, fmt.Sprintf("tried %d times, failing each time; the last error: %v", job.Attempt, err))
-	}
-	log.Warn("import sync will be retried", "error", err)
-	// The run stays running with the error shown; the engine retries it
-	// with backoff and the next attempt takes it over.
-	if herr := store.NoteRunRetry(context.WithoutCancel(ctx), run.ID, fmt.Sprintf("attempt %d of %d failed, retrying: %v", job.Attempt, job.MaxAttempts, err)); herr != nil {
-		return errors.Join(err, herr)
-	}
-	return err
-}
-
-func (w *ImportWorker) fail(ctx context.Context, runID int64, msg string) error {
-	if err := w.Service.Store.FailRun(context.WithoutCancel(ctx), runID, msg); err != nil {
-		return err
-	}
-	return nil
+	a := attempt{runID: job.Args.RunID, n: job.Attempt, max: job.MaxAttempts, kind: "import sync", subjectAttr: "list"}
+	return w.Service.work(ctx, a, func(ctx context.Context, run *models.Run, _ *slog.Logger) ([]any, error) {
+		c, err := w.Service.runImport(ctx, run)
+		return []any{"received", c.Received, "reconciled", c.Reconciled, "notRecognized", c.NotRecognized,
+			"added", c.Added, "removed", c.Removed, "size", c.Recipients}, err
+	})
 }
 
 func derefID(p *int64) int64 {
