@@ -17,7 +17,7 @@ import (
 // computed from the generator.
 type exportWant struct {
 	targeted, exported, complement []int64
-	identifiers                     []string
+	identifiers                    []string
 }
 
 func (w *world) expectExport(keep func(i int, p person) bool, ids func(p person) []string) exportWant {

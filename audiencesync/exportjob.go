@@ -2,9 +2,9 @@ package audiencesync
 
 import (
 	"context"
-	"log/slog"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -37,7 +37,9 @@ type ExportWorker struct {
 }
 
 // NextRetry spaces retries as for imports.
-func (w *ExportWorker) NextRetry(job *river.Job[ExportArgs]) time.Time { return w.Service.retryAt(job.Attempt) }
+func (w *ExportWorker) NextRetry(job *river.Job[ExportArgs]) time.Time {
+	return w.Service.retryAt(job.Attempt)
+}
 
 // Work claims the run and exports the workflow's targets.
 func (w *ExportWorker) Work(ctx context.Context, job *river.Job[ExportArgs]) error {

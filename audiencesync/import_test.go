@@ -164,7 +164,7 @@ func (w *world) members(listID int64) []int64 {
 
 type want struct {
 	received, reconciled, malformed, hashMismatch, added, removed int64
-	members                                                      []int64
+	members                                                       []int64
 }
 
 func (w *world) check(r *models.Run, listID int64, x want) {

@@ -2,9 +2,9 @@ package audiencesync
 
 import (
 	"context"
-	"log/slog"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -44,7 +44,9 @@ func (ImportArgs) InsertOpts() river.InsertOpts {
 var DefaultRetryBackoff = []time.Duration{5 * time.Second, 30 * time.Second, 90 * time.Second}
 
 // NextRetry spaces the retries (Service.retryAt).
-func (w *ImportWorker) NextRetry(job *river.Job[ImportArgs]) time.Time { return w.Service.retryAt(job.Attempt) }
+func (w *ImportWorker) NextRetry(job *river.Job[ImportArgs]) time.Time {
+	return w.Service.retryAt(job.Attempt)
+}
 
 // busyWait is how long a run waits when another run of its list is running.
 const busyWait = 2 * time.Second
