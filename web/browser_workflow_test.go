@@ -191,4 +191,3 @@ func TestBrowserWorkflowRefusedWithoutAudienceLibrary(t *testing.T) {
 	}
 	webtest.Screenshot(t, tab, "workflow-refused")
 }
-

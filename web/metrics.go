@@ -61,7 +61,7 @@ func NewMetrics(store *models.Store) *Metrics {
 		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "audiencebridge_sync_run_duration_seconds",
 			Help: "Duration of the sync runs ended by this process.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}, []string{"kind"}),
 		runRecords: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "audiencebridge_sync_run_records",
-			Help: "Records per succeeded run: members received (import) or recipients targeted (export).",
+			Help:    "Records per succeeded run: members received (import) or recipients targeted (export).",
 			Buckets: prometheus.ExponentialBuckets(10, 4, 10)}, []string{"kind"}),
 	}
 	m.Registry.MustRegister(m.requests, m.latency, m.runs, m.runDuration, m.runRecords,

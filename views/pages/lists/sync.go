@@ -149,7 +149,9 @@ func (vm SyncVM) StatusURL() string {
 }
 
 // RunsURL is the run history's address.
-func (vm SyncVM) RunsURL() components.ListURL { return components.ListURL{Path: Href(vm.List) + "/runs"} }
+func (vm SyncVM) RunsURL() components.ListURL {
+	return components.ListURL{Path: Href(vm.List) + "/runs"}
+}
 
 // RunsPager pages the run history.
 func (vm SyncVM) RunsPager() components.Pager {

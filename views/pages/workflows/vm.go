@@ -161,7 +161,9 @@ func (vm PageVM) TransitionHref(which string) string {
 }
 
 // RunsURL pages the history.
-func (vm PageVM) RunsURL() components.ListURL { return components.ListURL{Path: Href(vm.Workflow) + "/runs"} }
+func (vm PageVM) RunsURL() components.ListURL {
+	return components.ListURL{Path: Href(vm.Workflow) + "/runs"}
+}
 
 // RunsPager pages the history.
 func (vm PageVM) RunsPager() components.Pager {
@@ -282,11 +284,11 @@ type ExportPreviewVM struct {
 var (
 	dataSourceAAM    = lists.DataSourceAAM
 	dataSourceOption = lists.DataSourceOption
-	RunStatusLabel = lists.RunStatusLabel
-	RunStatusClass = lists.RunStatusClass
-	RunDuration    = lists.RunDuration
-	RunPercent     = lists.RunPercent
-	RunID          = lists.RunID
+	RunStatusLabel   = lists.RunStatusLabel
+	RunStatusClass   = lists.RunStatusClass
+	RunDuration      = lists.RunDuration
+	RunPercent       = lists.RunPercent
+	RunID            = lists.RunID
 )
 
 // RunProgress describes a running export.
