@@ -49,7 +49,14 @@ test-postgres:
 
 test: check-generated check-assets vet test-sqlite test-postgres
 
+# cmd/abbench on SQLite, a million rows and members, BENCH_REPEAT times: the
+# recipient CSV import, then the import sync beside the sqlite3 shell (needs
+# Debian's sqlite3: apt-get install -y sqlite3); medians and ratios at the
+# end, figures in bench/results.json. Then the Go benchmarks. It takes a few
+# minutes, which is why CI does not run it.
+BENCH_REPEAT ?= 3
 bench:
+	$(GO) run ./cmd/abbench --phase all --repeat $(BENCH_REPEAT)
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 # Runs every fuzz target of every package for FUZZTIME each. `make test`

@@ -139,25 +139,52 @@ func (e *Embedded) DeleteSegment(ctx context.Context, sid int64) error {
 	return nil
 }
 
-// Members streams a segment's members in identifier order.
+// Members streams a segment's members in identifier order. The next batch
+// is read while fn handles one, so reading and what fn does (staging, in a
+// sync) overlap.
 func (e *Embedded) Members(ctx context.Context, sid int64, fn func([]string) error) error {
 	if _, err := e.Store.LibSegment(ctx, sid); err != nil {
 		return err
 	}
-	after := ""
-	for {
-		batch, err := e.Store.LibMembersAfter(ctx, sid, after, MemberBatchSize)
-		if err != nil {
-			return err
+	ctx, cancel := context.WithCancel(ctx)
+	type page struct {
+		batch []string
+		err   error
+	}
+	pages := make(chan page, 1)
+	go func() {
+		defer close(pages)
+		after := ""
+		for {
+			batch, err := e.Store.LibMembersAfter(ctx, sid, after, MemberBatchSize)
+			select {
+			case pages <- page{batch, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(batch) == 0 {
+				return
+			}
+			after = batch[len(batch)-1]
 		}
-		if len(batch) == 0 {
+	}()
+	defer func() {
+		cancel()
+		for range pages { // the reader has stopped once pages is closed
+		}
+	}()
+	for p := range pages {
+		if p.err != nil {
+			return p.err
+		}
+		if len(p.batch) == 0 {
 			return nil
 		}
-		if err := fn(batch); err != nil {
+		if err := fn(p.batch); err != nil {
 			return err
 		}
-		after = batch[len(batch)-1]
 	}
+	return ctx.Err() // the reader stopped because ctx was cancelled
 }
 
 // MemberCheck returns the validator of members for a data source type:

@@ -334,9 +334,25 @@ func (s *Store) LibSegments(ctx context.Context, q LibSegmentQuery) (Page[*LibSe
 // LibMembersAfter returns up to limit members of a segment that sort after
 // `after`, for streaming by keyset.
 func (s *Store) LibMembersAfter(ctx context.Context, sid int64, after string, limit int) ([]string, error) {
-	var out []string
-	err := s.q(ctx).Raw(`SELECT member FROM lib_members WHERE segment_id = ? AND member > ? ORDER BY member LIMIT ?`, sid, after, limit).Scan(&out).Error
+	// Rows scanned one by one: GORM's Scan into a slice reflects on every
+	// row, and a sync reads a million of them.
+	rows, err := s.q(ctx).Raw(`SELECT member FROM lib_members WHERE segment_id = ? AND member > ? ORDER BY member LIMIT ?`, sid, after, limit).Rows()
 	if err != nil {
+		return nil, fmt.Errorf("read members: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	if limit > 0 {
+		out = make([]string, 0, min(limit, 1<<14))
+	}
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return nil, fmt.Errorf("read members: %w", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read members: %w", err)
 	}
 	return out, nil

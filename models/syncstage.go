@@ -57,14 +57,28 @@ func (s *Store) OpenImportStage(ctx context.Context, rule identity.Rule) (*Impor
 		// A connection from the pool may carry the tables of a stage that
 		// could not clean up.
 		"DROP TABLE IF EXISTS ab_stage",
+		"DROP TABLE IF EXISTS ab_rows",
 		"DROP TABLE IF EXISTS ab_match",
 		"DROP TABLE IF EXISTS ab_keys",
-		"CREATE TEMP TABLE ab_stage (identifier TEXT PRIMARY KEY)",
-		"CREATE TEMP TABLE ab_match (recipient_id BIGINT PRIMARY KEY)",
+	}
+	if s.dialect == SQLite {
+		ddl = append(ddl,
+			// One b-tree per table, keyed as it is read: members arrive in
+			// identifier order, so staging them appends; an INTEGER PRIMARY
+			// KEY is the rowid itself, not a second index beside it.
+			"CREATE TEMP TABLE ab_stage (identifier TEXT PRIMARY KEY) WITHOUT ROWID",
+			"CREATE TEMP TABLE ab_match (recipient_id INTEGER PRIMARY KEY)",
+			"CREATE TEMP TABLE ab_rows (row_id INTEGER PRIMARY KEY)",
+		)
+	} else {
+		ddl = append(ddl,
+			"CREATE TEMP TABLE ab_stage (identifier TEXT PRIMARY KEY)",
+			"CREATE TEMP TABLE ab_match (recipient_id BIGINT PRIMARY KEY)",
+		)
 	}
 	for _, q := range ddl {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
-			_ = conn.Close()
+			_ = st.Close()
 			return nil, fmt.Errorf("prepare the sync tables: %w", err)
 		}
 	}
@@ -79,7 +93,7 @@ func (st *ImportStage) Close() error {
 	for _, stmt := range st.insert {
 		errs = append(errs, stmt.Close())
 	}
-	for _, t := range []string{"ab_stage", "ab_match", "ab_keys"} {
+	for _, t := range []string{"ab_stage", "ab_rows", "ab_match", "ab_keys"} {
 		if _, err := st.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
 			errs = append(errs, err)
 		}
@@ -113,24 +127,48 @@ func (st *ImportStage) Received() int64 { return st.received }
 // be an identifier of the data source is counted, with its reason kept in
 // the sample; the same identifier twice is one member.
 func (st *ImportStage) Add(ctx context.Context, members []string) error {
-	values := make([]any, 0, len(members))
+	values := make([]string, 0, len(members))
 	for _, raw := range members {
-		v, ok := st.check(raw)
-		if ok {
+		if v, ok := st.check(raw); ok {
 			values = append(values, v)
 		}
 	}
-	for len(values) > 0 {
-		n := min(len(values), stageInsertRows)
+	if len(values) == 0 {
+		return nil
+	}
+	if st.dialect == Postgres {
+		// The batch travels as one array, in one statement.
+		return st.countStaged(st.conn.ExecContext(ctx, "INSERT INTO ab_stage (identifier) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING", values))
+	}
+	args := make([]any, len(values))
+	for i, v := range values {
+		args[i] = v
+	}
+	for len(args) > 0 {
+		n := min(len(args), stageInsertRows)
 		stmt, err := st.insertStmt(ctx, n)
 		if err != nil {
 			return err
 		}
-		if _, err := stmt.ExecContext(ctx, values[:n]...); err != nil {
-			return fmt.Errorf("stage members: %w", err)
+		if err := st.countStaged(stmt.ExecContext(ctx, args[:n]...)); err != nil {
+			return err
 		}
-		values = values[n:]
+		args = args[n:]
 	}
+	return nil
+}
+
+// countStaged counts the members an insert staged: one staged before is not
+// counted again.
+func (st *ImportStage) countStaged(res sql.Result, err error) error {
+	if err != nil {
+		return fmt.Errorf("stage members: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("stage members: %w", err)
+	}
+	st.staged += n
 	return nil
 }
 
@@ -225,6 +263,9 @@ func truncateRunes(s string, n int) string {
 	return string(r[:n]) + "…"
 }
 
+// visitorKeys is the key source of visitor IDs.
+const visitorKeys = "(SELECT visitor_id AS k_value, recipient_id FROM recipient_visitor_ids)"
+
 // keySource is the SQL of (key, recipient_id) pairs the staged identifiers
 // are joined with, served by an index on key.
 func (st *ImportStage) keySource(ctx context.Context) (string, error) {
@@ -238,7 +279,8 @@ func (st *ImportStage) keySource(ctx context.Context) (string, error) {
 		for _, q := range []string{
 			"CREATE TEMP TABLE ab_keys (k_value TEXT NOT NULL, recipient_id BIGINT NOT NULL)",
 			"INSERT INTO ab_keys (k_value, recipient_id) SELECT " + hash + ", id FROM recipients WHERE " + col + " IS NOT NULL AND " + col + " <> ''",
-			"CREATE INDEX ab_keys_value ON ab_keys (k_value)",
+			// With the recipient, the index alone answers the join.
+			"CREATE INDEX ab_keys_value ON ab_keys (k_value, recipient_id)",
 		} {
 			if _, err := st.conn.ExecContext(ctx, q); err != nil {
 				return "", fmt.Errorf("hash the recipients' keys: %w", err)
@@ -248,7 +290,7 @@ func (st *ImportStage) keySource(ctx context.Context) (string, error) {
 	}
 	switch st.rule.Key {
 	case identity.KeyVisitorID:
-		return "(SELECT visitor_id AS k_value, recipient_id FROM recipient_visitor_ids)", nil
+		return visitorKeys, nil
 	case identity.KeyCRMID:
 		return "(SELECT crm_id AS k_value, id AS recipient_id FROM recipients)", nil
 	case identity.KeyEmail:
@@ -257,27 +299,47 @@ func (st *ImportStage) keySource(ctx context.Context) (string, error) {
 	return "", nil // KeyID joins on the primary key, see Reconcile
 }
 
-// Reconcile finds the recipients of the staged identifiers.
+// Reconcile finds the recipients of the staged identifiers. The stage is
+// read in identifier order (CROSS JOIN keeps SQLite from turning the join
+// around), so the lookups walk the key's index in order.
 func (st *ImportStage) Reconcile(ctx context.Context) error {
 	src, err := st.keySource(ctx)
 	if err != nil {
 		return err
 	}
-	// The join condition, and its twin for "has a recipient".
-	var insertMatches, matched string
-	if src == "" {
-		insertMatches = "INSERT INTO ab_match (recipient_id) SELECT r.id FROM ab_stage s JOIN recipients r ON r.id = CAST(s.identifier AS BIGINT)"
+	// The join, sorted so the match table is built by appending, and its
+	// twin for "has a recipient", which the key's index answers alone.
+	insertMatches := "INSERT INTO ab_match (recipient_id) SELECT k.recipient_id FROM ab_stage s CROSS JOIN " + src + " k WHERE k.k_value = s.identifier ORDER BY 1 ON CONFLICT DO NOTHING"
+	matched := "EXISTS (SELECT 1 FROM " + src + " k WHERE k.k_value = s.identifier)"
+	switch {
+	case src == "":
+		insertMatches = "INSERT INTO ab_match (recipient_id) SELECT r.id FROM ab_stage s CROSS JOIN recipients r WHERE r.id = CAST(s.identifier AS BIGINT) ORDER BY 1 ON CONFLICT DO NOTHING"
 		matched = "EXISTS (SELECT 1 FROM recipients r WHERE r.id = CAST(s.identifier AS BIGINT))"
-	} else {
-		insertMatches = "INSERT INTO ab_match (recipient_id) SELECT DISTINCT k.recipient_id FROM ab_stage s JOIN " + src + " k ON k.k_value = s.identifier"
-		matched = "EXISTS (SELECT 1 FROM " + src + " k WHERE k.k_value = s.identifier)"
+	case st.dialect == SQLite && src == visitorKeys:
+		// The visitor-ID index holds the row of each ID, not its
+		// recipient: reading the recipients straight from the join would
+		// read the table at random, once per member. Sorted first, the rows
+		// are read in the table's order.
+		if _, err := st.conn.ExecContext(ctx, "INSERT INTO ab_rows (row_id) SELECT k.rowid FROM ab_stage s CROSS JOIN recipient_visitor_ids k WHERE k.visitor_id = s.identifier ORDER BY 1"); err != nil {
+			return fmt.Errorf("reconcile members with recipients: %w", err)
+		}
+		insertMatches = "INSERT INTO ab_match (recipient_id) SELECT k.recipient_id FROM ab_rows r CROSS JOIN recipient_visitor_ids k WHERE k.rowid = r.row_id ORDER BY 1 ON CONFLICT DO NOTHING"
 	}
-	if _, err := st.conn.ExecContext(ctx, insertMatches); err != nil {
+	res, err := st.conn.ExecContext(ctx, insertMatches)
+	if err != nil {
 		return fmt.Errorf("reconcile members with recipients: %w", err)
 	}
-	row := st.conn.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM ab_stage), (SELECT COUNT(*) FROM ab_stage s WHERE "+matched+"), (SELECT COUNT(*) FROM ab_match)")
-	if err := row.Scan(&st.staged, &st.reconciled, &st.recipients); err != nil {
+	if st.recipients, err = res.RowsAffected(); err != nil {
+		return fmt.Errorf("count reconciled recipients: %w", err)
+	}
+	// A member may have several recipients (a visitor ID two recipients
+	// share), and a recipient several members: the members that have one
+	// are counted on their own.
+	if err := st.conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM ab_stage s WHERE "+matched).Scan(&st.reconciled); err != nil {
 		return fmt.Errorf("count reconciled members: %w", err)
+	}
+	if st.reconciled == st.staged {
+		return nil // every staged member has a recipient: nothing to explain
 	}
 	// A declared ID that matched nothing but has the shape of a hash was
 	// probably hashed by a publisher the data source does not expect.
@@ -374,7 +436,10 @@ func (st *ImportStage) Replace(ctx context.Context, res ReplaceResult) (ImportCo
 		}
 	}
 	now := st.store.Now()
-	if counts.Removed, err = exec("DELETE FROM list_members WHERE list_id = ? AND recipient_id NOT IN (SELECT recipient_id FROM ab_match)", res.ListID); err != nil {
+	// NOT EXISTS, not NOT IN: PostgreSQL runs NOT IN as a subplan read
+	// once per member when the match table outgrows work_mem, which is
+	// quadratic; an anti-join is not.
+	if counts.Removed, err = exec("DELETE FROM list_members WHERE list_id = ? AND NOT EXISTS (SELECT 1 FROM ab_match m WHERE m.recipient_id = list_members.recipient_id)", res.ListID); err != nil {
 		return counts, fmt.Errorf("remove the members that left: %w", err)
 	}
 	if counts.Added, err = exec("INSERT INTO list_members (list_id, recipient_id, added_at) SELECT ?, recipient_id, ? FROM ab_match WHERE true ON CONFLICT DO NOTHING",
