@@ -20,7 +20,9 @@
 // Each step's counts are checked against what the generator planned. The
 // tables show times, the ratio ours/baseline, CPU time, peak memory (VmHWM,
 // reset before each step; the shell's is its own) and bytes written; the
-// same figures go to bench/results.json.
+// same figures go to bench/results.json. With --phase all the sync phase
+// runs in a process of its own, so the memory the import phase leaves
+// behind does not count in its peak.
 //
 //	go run ./cmd/abbench                      # a million rows and members on SQLite
 //	go run ./cmd/abbench --phase sync --members 100000 --rows 100000 --cpuprofile cpu.out
@@ -109,7 +111,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	database := fs.String("database", "", "a postgres:// URL of a server (a database is created on it for each run), or an SQLite file that does not exist yet; default: a temporary SQLite file")
 	repeat := fs.Int("repeat", 1, "how many times to run the whole measurement, each on a fresh database")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the imports to this file, and of each sync step to this name with the step inserted (cpu.sync.out)")
-	memProfile := fs.String("memprofile", "", "write an allocation profile to this file at the end")
+	memProfile := fs.String("memprofile", "", "write an allocation profile to this file at the end (of the import phase, with --phase all)")
 	out := fs.String("out", "bench/results.json", "where to write the results as JSON (empty: nowhere)")
 	keep := fs.Bool("keep", false, "keep the database of the last run for EXPLAIN, and print its --database value (needs --database)")
 	if err := fs.Parse(args); err != nil {
@@ -146,29 +148,22 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	if doSync {
-		want := planSync(*rows, *members)
-		opt := syncOptions{members: *members, baseline: *withBaseline, tmp: tmp, cpuProfile: *cpuProfile}
 		database := *database
 		if doImport && database != "" && sqlite {
 			database = strings.TrimSuffix(database, filepath.Ext(database)) + "-sync" + filepath.Ext(database)
 		}
-		for i := 1; i <= *repeat; i++ {
-			dsn, cleanup, err := freshDatabase(ctx, database, tmp, fmt.Sprintf("sync%d", i))
-			if err != nil {
-				return err
-			}
-			rs, err := measureSync(ctx, dsn, want, opt, i)
-			results = append(results, rs...)
-			if *keep && i == *repeat {
-				fmt.Fprintf(os.Stderr, "abbench: kept %s\n", dsn)
-				cleanup = func() error { return nil }
-			}
-			if cerr := cleanup(); cerr != nil && err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
+		var rs []result
+		if doImport {
+			// A process of its own: what the import phase freed but the C
+			// allocator kept would count in the sync's peak memory.
+			rs, err = syncInChild(ctx, fs, database, tmp)
+		} else {
+			opt := syncOptions{members: *members, baseline: *withBaseline, tmp: tmp, cpuProfile: *cpuProfile}
+			rs, err = syncPhase(ctx, database, planSync(*rows, *members), opt, *repeat, *keep)
+		}
+		results = append(results, rs...)
+		if err != nil {
+			return err
 		}
 	}
 	if *memProfile != "" {
@@ -240,6 +235,63 @@ func importPhase(ctx context.Context, database, tmp string, rows, repeat int, cp
 		}
 	}
 	return results, nil
+}
+
+// syncPhase measures the import sync on fresh databases.
+func syncPhase(ctx context.Context, database string, want syncWant, opt syncOptions, repeat int, keep bool) ([]result, error) {
+	var results []result
+	for i := 1; i <= repeat; i++ {
+		dsn, cleanup, err := freshDatabase(ctx, database, opt.tmp, fmt.Sprintf("sync%d", i))
+		if err != nil {
+			return results, err
+		}
+		rs, err := measureSync(ctx, dsn, want, opt, i)
+		results = append(results, rs...)
+		if keep && i == repeat {
+			fmt.Fprintf(os.Stderr, "abbench: kept %s\n", dsn)
+			cleanup = func() error { return nil }
+		}
+		if cerr := cleanup(); cerr != nil && err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return results, err
+		}
+	}
+	return results, nil
+}
+
+// syncInChild runs the sync phase in a new process of this program, with
+// the flags of this one, and reads its results back.
+func syncInChild(ctx context.Context, fs *flag.FlagSet, database, tmp string) ([]result, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	out := filepath.Join(tmp, "sync.json")
+	args := []string{"--phase=sync", "--out=" + out, "--database=" + database}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "phase", "out", "database", "memprofile":
+		default:
+			args = append(args, "--"+f.Name+"="+f.Value.String())
+		}
+	})
+	cmd := exec.CommandContext(ctx, self, args...)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr // its tables are printed with this one's
+	runErr := cmd.Run()
+	b, err := os.ReadFile(out)
+	if err != nil {
+		// No results: it failed before measuring, and said why.
+		return nil, fmt.Errorf("the sync phase: %w", errors.Join(runErr, err))
+	}
+	var doc struct {
+		Results []result `json:"results"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("the sync phase's results: %w", err)
+	}
+	return doc.Results, nil // counts that differ are in the results' checks
 }
 
 func writeResults(path string, results []result) error {
