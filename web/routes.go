@@ -139,6 +139,11 @@ func registerRoutes(e *echo.Echo, h *handlers.Handlers, s *session.Manager) {
 	admin.POST("/datasources/:name/delete", h.DeleteDataSource)
 	// END AMC data sources.
 
+	// API description.
+	e.GET(handlers.OpenAPIDocumentPath, h.OpenAPIDocument)
+	app.GET("/api/docs", h.ShowAPIDocs) // signs in itself: under /api/ errors answer JSON
+	// END API description.
+
 	// The Campaign API: bearer tokens instead of the session cookie.
 	api := e.Group("/api/v1", bearerToken(h.Store))
 	// API: AMC data sources.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/labstack/echo/v4"
 
 	"audiencebridge/audiencesync"
 	"audiencebridge/library"
@@ -43,7 +44,9 @@ type Server struct {
 	Sync *audiencesync.Service
 	// Library is the embedded audience library the console uses.
 	Library *library.Embedded
-	http    *httptest.Server
+	// Echo is the server's router, for tests that read its routes.
+	Echo *echo.Echo
+	http *httptest.Server
 }
 
 // Clock is a settable time source safe to share with the server's goroutines.
@@ -124,7 +127,7 @@ func Start(t testing.TB, opts ...Options) *Server {
 		srv.Start()
 	}
 	t.Cleanup(srv.Close)
-	return &Server{URL: srv.URL, Store: store, Log: logs, Clock: clock, http: srv, Sync: syncer, Library: embedded}
+	return &Server{URL: srv.URL, Store: store, Log: logs, Clock: clock, http: srv, Sync: syncer, Library: embedded, Echo: e}
 }
 
 // Operator creates an operator whose password is Password.
@@ -179,7 +182,8 @@ func (r *Response) Text(sel string) string { return strings.TrimSpace(r.Doc.Find
 // Has reports whether an element matches a selector.
 func (r *Response) Has(sel string) bool { return r.Doc.Find(sel).Length() > 0 }
 
-// Do sends a request and reads the answer.
+// Do sends a request and reads the answer. An exchange with /api/v1 or
+// /aam/v1 is checked against the API description (see checkAPI).
 func (c *Client) Do(req *http.Request) *Response {
 	c.t.Helper()
 	resp, err := c.HTTP.Do(req)
@@ -197,6 +201,9 @@ func (c *Client) Do(req *http.Request) *Response {
 	}
 	if tok, ok := doc.Find(`input[name="_csrf"]`).First().Attr("value"); ok {
 		c.CSRF = tok
+	}
+	if describedPath(req.URL.Path) {
+		c.checkAPI(req, resp.StatusCode, resp.Header, body)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: string(body), Doc: doc}
 }

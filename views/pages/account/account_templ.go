@@ -183,7 +183,7 @@ func Page(f layouts.Frame, vm VM) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "<div class=\"form-actions\"><button type=\"submit\" class=\"btn btn-primary\">Change password</button></div></form></div></section></div><section class=\"panel\" aria-labelledby=\"tokens-title\"><div class=\"panel-header\"><h2 id=\"tokens-title\">API tokens</h2></div><div class=\"panel-body\"><p class=\"muted\">A token lets a script call <code>/api/v1</code> and <code>/aam/v1</code> as you, with your role and entitlements: send it as <code>Authorization: Bearer &lt;token&gt;</code>. Revoke a token as soon as it is no longer used.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "<div class=\"form-actions\"><button type=\"submit\" class=\"btn btn-primary\">Change password</button></div></form></div></section></div><section class=\"panel\" aria-labelledby=\"tokens-title\"><div class=\"panel-header\"><h2 id=\"tokens-title\">API tokens</h2></div><div class=\"panel-body\"><p class=\"muted\">A token lets a script call <code>/api/v1</code> and <code>/aam/v1</code> as you, with your role and entitlements: send it as <code>Authorization: Bearer &lt;token&gt;</code>. Revoke a token as soon as it is no longer used. The <a href=\"/api/docs\" data-testid=\"api-docs-link\">API reference</a> describes every operation.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
