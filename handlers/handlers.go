@@ -98,7 +98,7 @@ func wantsFragment(c echo.Context, id string) bool {
 // the flash messages waiting for this page.
 func (h *Handlers) Frame(c echo.Context, title, nav string, crumbs ...layouts.Crumb) layouts.Frame {
 	return layouts.Frame{Title: title, Nav: nav, Breadcrumbs: crumbs, Operator: Me(c), CSRFToken: h.Sessions.CSRFToken(c),
-		Flashes: h.takeFlashes(c)}
+		Flashes: h.takeFlashes(c), Unread: h.unreadCount(c)}
 }
 
 // takeFlashes returns the messages queued for this page and clears them.

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Actor is who made a change: an operator in the console, or a named
@@ -149,6 +151,11 @@ type AuditQuery struct {
 	Action     string
 	TargetType string
 	TargetID   string
+	// Actor is the exact name of who made the changes.
+	Actor string
+	// From and Before bound the time of the changes: From included,
+	// Before excluded; a zero time does not bound.
+	From, Before time.Time
 	PageRequest
 }
 
@@ -159,10 +166,22 @@ func (s *Store) AuditActions(ctx context.Context) ([]string, error) {
 	return actions, err
 }
 
-// ListAudit returns one page of the audit log, newest first.
-func (s *Store) ListAudit(ctx context.Context, q AuditQuery) (Page[*AuditEvent], error) {
-	q.PageRequest = q.PageRequest.Normalize()
-	db := s.q(ctx).Model(&AuditEvent{})
+// MaxAuditActors bounds the actor filter menu.
+const MaxAuditActors = 500
+
+// AuditActors lists who made the changes recorded so far, for the filter
+// menu.
+func (s *Store) AuditActors(ctx context.Context) ([]string, error) {
+	var actors []string
+	err := s.q(ctx).Model(&AuditEvent{}).Distinct("actor").Order("actor").Limit(MaxAuditActors).Pluck("actor", &actors).Error
+	if err != nil {
+		return nil, fmt.Errorf("list audit actors: %w", err)
+	}
+	return actors, nil
+}
+
+// filter applies the query's search and filters.
+func (q AuditQuery) filter(db *gorm.DB) *gorm.DB {
 	db = matchAny(db, q.Search, "actor", "target_label", "summary")
 	if q.Action != "" {
 		db = db.Where("action = ?", q.Action)
@@ -173,6 +192,22 @@ func (s *Store) ListAudit(ctx context.Context, q AuditQuery) (Page[*AuditEvent],
 	if q.TargetID != "" {
 		db = db.Where("target_id = ?", q.TargetID)
 	}
+	if q.Actor != "" {
+		db = db.Where("actor = ?", q.Actor)
+	}
+	if !q.From.IsZero() {
+		db = db.Where("at >= ?", q.From.UTC())
+	}
+	if !q.Before.IsZero() {
+		db = db.Where("at < ?", q.Before.UTC())
+	}
+	return db
+}
+
+// ListAudit returns one page of the audit log, newest first.
+func (s *Store) ListAudit(ctx context.Context, q AuditQuery) (Page[*AuditEvent], error) {
+	q.PageRequest = q.PageRequest.Normalize()
+	db := q.filter(s.q(ctx).Model(&AuditEvent{}))
 	var total int64
 	if err := db.Count(&total).Error; err != nil {
 		return Page[*AuditEvent]{}, fmt.Errorf("count audit events: %w", err)
@@ -182,4 +217,31 @@ func (s *Store) ListAudit(ctx context.Context, q AuditQuery) (Page[*AuditEvent],
 		return Page[*AuditEvent]{}, fmt.Errorf("list audit events: %w", err)
 	}
 	return NewPage(q.PageRequest, total, events), nil
+}
+
+// EachAudit calls fn with every event the query matches, newest recorded
+// first, reading them in batches of the query's page size so that an
+// export of the whole log holds one batch in memory at a time.
+func (s *Store) EachAudit(ctx context.Context, q AuditQuery, fn func(*AuditEvent) error) error {
+	q.PageRequest = q.PageRequest.Normalize()
+	var after int64 // the last id seen; ids only grow, so the keyset is stable while the log grows
+	for {
+		db := q.filter(s.q(ctx).Model(&AuditEvent{}))
+		if after > 0 {
+			db = db.Where("id < ?", after)
+		}
+		var batch []*AuditEvent
+		if err := db.Order("id DESC").Limit(q.PageSize).Find(&batch).Error; err != nil {
+			return fmt.Errorf("read audit events: %w", err)
+		}
+		for _, ev := range batch {
+			if err := fn(ev); err != nil {
+				return err
+			}
+		}
+		if len(batch) < q.PageSize {
+			return nil
+		}
+		after = batch[len(batch)-1].ID
+	}
 }

@@ -124,6 +124,17 @@ func registerRoutes(e *echo.Echo, h *handlers.Handlers, s *session.Manager) {
 	admin.POST("/operators/:id/enable", h.EnableOperator)
 	admin.POST("/operators/:id/password", h.ResetPassword)
 	admin.GET("/audit", h.ListAudit)
+	admin.GET("/audit.csv", h.ExportAudit)
+	// Diagnostics, notifications.
+	admin.GET("/diagnostics", h.ShowDiagnostics)
+	admin.POST("/diagnostics/webhook", h.SaveGlobalWebhook)
+	admin.POST("/diagnostics/webhook/delete", h.DeleteGlobalWebhook)
+	in.GET("/notifications", h.ListNotifications)
+	in.POST("/notifications/read", h.MarkNotificationsRead)
+	in.POST("/notifications/:id/read", h.OpenNotification)
+	in.POST("/notifications/webhook", h.SaveWebhook)
+	in.POST("/notifications/webhook/delete", h.DeleteWebhook)
+	// END Diagnostics, notifications.
 	// External accounts (Administration > Platform > External accounts).
 	admin.GET("/external-accounts", h.ShowExternalAccounts)
 	admin.POST("/external-accounts/:name", h.UpdateExternalAccount)

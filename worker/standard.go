@@ -16,6 +16,7 @@ func NewStandard(store *models.Store, sync *audiencesync.Service, opts Options) 
 	river.AddWorker(workers, &audiencesync.ImportWorker{Service: sync})
 	river.AddWorker(workers, &audiencesync.ExportWorker{Service: sync})
 	river.AddWorker(workers, &audiencesync.SchedulerWorker{Service: sync})
+	river.AddWorker(workers, &audiencesync.WebhookWorker{Service: sync})
 	opts.PeriodicJobs = append(opts.PeriodicJobs, audiencesync.PeriodicJobs()...)
 	e, err := New(store, workers, opts)
 	if err != nil {

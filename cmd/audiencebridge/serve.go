@@ -58,7 +58,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	metrics := web.NewMetrics(store)
-	sync.Observer = metrics
+	sync.Observer = audiencesync.Observers{metrics, &audiencesync.Notifier{Service: sync}}
 	jobs, err := worker.NewStandard(store, sync, worker.Options{Logger: log, Work: !cfg.NoWorker})
 	if err != nil {
 		return err

@@ -46,7 +46,7 @@ func workerCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	metrics := web.NewMetrics(store)
-	sync.Observer = metrics
+	sync.Observer = audiencesync.Observers{metrics, &audiencesync.Notifier{Service: sync}}
 	jobs, err := worker.NewStandard(store, sync, worker.Options{Logger: log, Work: true})
 	if err != nil {
 		return err

@@ -38,6 +38,8 @@ type Frame struct {
 	Operator    *models.Operator
 	CSRFToken   string
 	Flashes     []Flash
+	// Unread is the number on the notifications bell.
+	Unread int
 	// HideHeading leaves out the action bar, for pages with a heading of
 	// their own such as error pages.
 	HideHeading bool
@@ -76,6 +78,7 @@ func (f Frame) NavTree() []NavSection {
 			{Key: "datasources", Label: "AMC Data sources", Href: "/admin/datasources", Icon: "database"},
 			{Key: "external-accounts", Label: "External accounts", Href: "/admin/external-accounts", Icon: "link"},
 			{Key: "audit", Label: "Audit log", Href: "/admin/audit", Icon: "history"},
+			{Key: "diagnostics", Label: "Diagnostics", Href: "/admin/diagnostics", Icon: "search"},
 		}})
 	}
 	return tree

@@ -102,7 +102,7 @@ func Start(t testing.TB, opts ...Options) *Server {
 		t.Fatal(err)
 	}
 	metrics := web.NewMetrics(store)
-	syncer.Observer = metrics
+	syncer.Observer = audiencesync.Observers{metrics, &audiencesync.Notifier{Service: syncer}}
 	jobs, err := worker.NewStandard(store, syncer, worker.Options{Logger: logger, Work: true})
 	if err != nil {
 		t.Fatal(err)
