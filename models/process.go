@@ -10,7 +10,7 @@ import (
 type Process struct {
 	ID        string
 	Host      string
-	PID       int
+	PID       int `gorm:"column:pid"`
 	Role      string
 	StartedAt time.Time
 	SeenAt    time.Time
