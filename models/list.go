@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"gorm.io/gorm"
 )
 
 // ListType tells a regular list from one synchronised with a shared audience.
@@ -97,6 +99,29 @@ func (s *Store) NextListInternalName(ctx context.Context) (string, error) {
 	}
 }
 
+// createNamed inserts a row whose internal name may have been generated:
+// when a concurrent insert took that name first, a generated name is
+// generated again (named by next), a chosen one is a conflict. Call it
+// inside a transaction: each try runs in a savepoint.
+func (s *Store) createNamed(ctx context.Context, row any, name *string, generated bool, next func() (string, error)) error {
+	for try := 0; ; try++ {
+		err := s.Tx(ctx, func(sp *Store) error { return sp.q(ctx).Create(row).Error })
+		switch {
+		case err == nil:
+			return nil
+		case !errors.Is(err, gorm.ErrDuplicatedKey):
+			return fmt.Errorf("insert %s: %w", *name, err)
+		case !generated || try >= 50:
+			return &ConflictError{Field: "internalName", Message: fmt.Sprintf("%s was taken meanwhile: choose another internal name", *name)}
+		}
+		n, err := next()
+		if err != nil {
+			return err
+		}
+		*name = n
+	}
+}
+
 func (in *ListInput) validate() error {
 	in.Label, in.InternalName, in.Description = strings.TrimSpace(in.Label), strings.TrimSpace(in.InternalName), strings.TrimSpace(in.Description)
 	var v ValidationErrors
@@ -133,6 +158,7 @@ func (s *Store) CreateList(ctx context.Context, actor Actor, in ListInput) (*Lis
 		return nil, err
 	}
 	l := &List{Label: in.Label, InternalName: in.InternalName, Type: RegularList, Description: in.Description, CreatedBy: actor.OperatorID}
+	generated := l.InternalName == ""
 	err := s.Tx(ctx, func(tx *Store) error {
 		if l.InternalName == "" {
 			name, err := tx.NextListInternalName(ctx)
@@ -141,16 +167,18 @@ func (s *Store) CreateList(ctx context.Context, actor Actor, in ListInput) (*Lis
 			}
 			l.InternalName = name
 		}
-		var taken int64
-		if err := tx.q(ctx).Model(&List{}).Where("internal_name = ?", l.InternalName).Count(&taken).Error; err != nil {
-			return fmt.Errorf("check internal name: %w", err)
-		}
-		if taken > 0 {
-			return &ConflictError{Field: "internalName", Message: fmt.Sprintf("a list named %s already exists: choose another internal name", l.InternalName)}
+		if !generated {
+			var taken int64
+			if err := tx.q(ctx).Model(&List{}).Where("internal_name = ?", l.InternalName).Count(&taken).Error; err != nil {
+				return fmt.Errorf("check internal name: %w", err)
+			}
+			if taken > 0 {
+				return &ConflictError{Field: "internalName", Message: fmt.Sprintf("a list named %s already exists: choose another internal name", l.InternalName)}
+			}
 		}
 		l.CreatedAt, l.UpdatedAt = tx.Now(), tx.Now()
-		if err := tx.q(ctx).Create(l).Error; err != nil {
-			return fmt.Errorf("insert list: %w", err)
+		if err := tx.createNamed(ctx, l, &l.InternalName, generated, func() (string, error) { return tx.NextListInternalName(ctx) }); err != nil {
+			return err
 		}
 		return tx.recordAudit(ctx, actor, AuditEntry{Action: "list.create", TargetType: "list", TargetID: fmt.Sprint(l.ID),
 			TargetLabel: l.InternalName, Summary: fmt.Sprintf("Created list %q (%s)", l.Label, l.InternalName), After: l.snapshot()})
@@ -388,6 +416,7 @@ func (s *Store) CreateSharedAudienceList(ctx context.Context, actor Actor, in Sh
 	l := &List{Label: in.Label, InternalName: in.InternalName, Type: SharedAudienceList, Description: in.Description, CreatedBy: actor.OperatorID,
 		SegmentID: &in.SegmentID, SegmentName: in.SegmentName, SyncEveryMinutes: every}
 	var run *Run
+	generated := l.InternalName == ""
 	err := s.Tx(ctx, func(tx *Store) error {
 		ds, err := tx.DataSourceByInternalName(ctx, in.DataSource)
 		if errors.Is(err, ErrNotFound) {
@@ -402,20 +431,22 @@ func (s *Store) CreateSharedAudienceList(ctx context.Context, actor Actor, in Sh
 				return err
 			}
 		}
-		var taken int64
-		if err := tx.q(ctx).Model(&List{}).Where("internal_name = ?", l.InternalName).Count(&taken).Error; err != nil {
-			return fmt.Errorf("check internal name: %w", err)
-		}
-		if taken > 0 {
-			return &ConflictError{Field: "internalName", Message: fmt.Sprintf("a list named %s already exists: choose another internal name", l.InternalName)}
+		if !generated {
+			var taken int64
+			if err := tx.q(ctx).Model(&List{}).Where("internal_name = ?", l.InternalName).Count(&taken).Error; err != nil {
+				return fmt.Errorf("check internal name: %w", err)
+			}
+			if taken > 0 {
+				return &ConflictError{Field: "internalName", Message: fmt.Sprintf("a list named %s already exists: choose another internal name", l.InternalName)}
+			}
 		}
 		l.CreatedAt, l.UpdatedAt = tx.Now(), tx.Now()
 		if every > 0 {
 			next := tx.Now().Add(time.Duration(every) * time.Minute)
 			l.NextSyncAt = &next
 		}
-		if err := tx.q(ctx).Create(l).Error; err != nil {
-			return fmt.Errorf("insert list: %w", err)
+		if err := tx.createNamed(ctx, l, &l.InternalName, generated, func() (string, error) { return tx.NextListInternalName(ctx) }); err != nil {
+			return err
 		}
 		if err := tx.recordAudit(ctx, actor, AuditEntry{Action: "list.create", TargetType: "list", TargetID: fmt.Sprint(l.ID),
 			TargetLabel: l.InternalName, Summary: fmt.Sprintf("Created shared-audience list %q (%s) on audience %d %q through %s", l.Label, l.InternalName,

@@ -156,6 +156,7 @@ func (s *Store) CreateWorkflow(ctx context.Context, actor Actor, in WorkflowInpu
 	}
 	w := &Workflow{Label: in.Label, InternalName: in.InternalName, Description: in.Description, QueryLabel: "Query", Conditions: "[]",
 		ExportLabel: DefaultExportLabel, ResultLabel: DefaultResultLabel, ComplementLabel: DefaultComplementLabel, ScheduleKind: "once", CreatedBy: actor.OperatorID}
+	generated := w.InternalName == ""
 	err := s.Tx(ctx, func(tx *Store) error {
 		if w.InternalName == "" {
 			name, err := tx.nextWorkflowName(ctx)
@@ -164,12 +165,14 @@ func (s *Store) CreateWorkflow(ctx context.Context, actor Actor, in WorkflowInpu
 			}
 			w.InternalName = name
 		}
-		if err := tx.workflowNameFree(ctx, w.InternalName, 0); err != nil {
-			return err
+		if !generated {
+			if err := tx.workflowNameFree(ctx, w.InternalName, 0); err != nil {
+				return err
+			}
 		}
 		w.CreatedAt, w.UpdatedAt = tx.Now(), tx.Now()
-		if err := tx.q(ctx).Create(w).Error; err != nil {
-			return fmt.Errorf("insert workflow: %w", err)
+		if err := tx.createNamed(ctx, w, &w.InternalName, generated, func() (string, error) { return tx.nextWorkflowName(ctx) }); err != nil {
+			return err
 		}
 		return tx.recordAudit(ctx, actor, AuditEntry{Action: "workflow.create", TargetType: "workflow", TargetID: fmt.Sprint(w.ID),
 			TargetLabel: w.InternalName, Summary: fmt.Sprintf("Created workflow %q (%s)", w.Label, w.InternalName), After: w.snapshot()})
@@ -429,8 +432,8 @@ func (s *Store) DuplicateWorkflow(ctx context.Context, actor Actor, id int64) (*
 		}
 		c.Label = truncateRunes("Copy of "+w.Label, MaxWorkflowLabel)
 		c.CreatedAt, c.UpdatedAt = tx.Now(), tx.Now()
-		if err := tx.q(ctx).Create(&c).Error; err != nil {
-			return fmt.Errorf("copy workflow: %w", err)
+		if err := tx.createNamed(ctx, &c, &c.InternalName, true, func() (string, error) { return tx.nextWorkflowName(ctx) }); err != nil {
+			return err
 		}
 		out = &c
 		return tx.recordAudit(ctx, actor, AuditEntry{Action: "workflow.duplicate", TargetType: "workflow", TargetID: fmt.Sprint(c.ID),
