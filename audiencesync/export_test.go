@@ -345,3 +345,22 @@ func TestScheduledWorkflow(t *testing.T) {
 		t.Errorf("next run after the scheduled one: %v", wf.NextRunAt)
 	}
 }
+
+// TestExportInSlices: an export longer than a slice goes on in the job's
+// next slices and ends with exact counts.
+func TestExportInSlices(t *testing.T) {
+	w := newWorld(t, 120)
+	w.svc.ExportBatch = 10
+	w.svc.SliceTime = time.Nanosecond // one batch a slice
+	seg := w.segment(100001, library.Cookie, nil)
+	wf := w.workflow(nil, models.ExportInput{SegmentID: seg.SID, SegmentName: seg.Name, DataSource: models.DefaultDataSourceName})
+	x := w.expectExport(func(int, person) bool { return true }, func(p person) []string { return p.visitors })
+	r := w.runWorkflow(wf.ID)
+	w.checkExport(r, x, int64(len(x.identifiers)))
+	if r.Attempts < 10 {
+		t.Errorf("%d slices for 12 batches", r.Attempts)
+	}
+	if m := w.libMembers(seg.SID); !slices.Equal(m, x.identifiers) {
+		t.Errorf("audience: %d members, want %d", len(m), len(x.identifiers))
+	}
+}

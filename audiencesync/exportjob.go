@@ -167,6 +167,7 @@ func (s *Service) runExport(ctx context.Context, run *models.Run) (*models.Run, 
 	if step <= 0 {
 		step = models.ExportBatchSize
 	}
+	started := time.Now()
 	for lo := run.ResumeAfter; lo < maxID; lo += step {
 		hi := min(lo+step, maxID)
 		var added int64
@@ -187,6 +188,9 @@ func (s *Service) runExport(ctx context.Context, run *models.Run) (*models.Run, 
 			return nil, causeOf(ctx, err)
 		}
 		done.Store(hi)
+		if hi < maxID && time.Since(started) > s.slice() {
+			return nil, errSliceDone
+		}
 	}
 	out, err := s.Store.FinishExport(ctx, run.ID, w.ID, localSID)
 	if err != nil {

@@ -49,6 +49,14 @@ func (s *Service) work(ctx context.Context, a attempt, do func(ctx context.Conte
 	case err == nil:
 		log.Info(a.kind+" succeeded", done...)
 		return nil
+	case errors.Is(err, errSliceDone):
+		// Long work goes on in the job's next slice, at once, well inside
+		// the engine's job timeout.
+		if rerr := s.Store.ReleaseRun(context.WithoutCancel(ctx), run.ID); rerr != nil {
+			return rerr
+		}
+		log.Info(a.kind + " continues in its next slice")
+		return river.JobSnooze(time.Millisecond)
 	case errors.Is(err, models.ErrRunLost):
 		log.Warn(a.kind + " stopped: the run is no longer this worker's")
 		return nil
@@ -67,6 +75,12 @@ func (s *Service) work(ctx context.Context, a attempt, do func(ctx context.Conte
 	}
 	return err
 }
+
+// errSliceDone ends one slice of a long run that is not finished.
+var errSliceDone = errors.New("slice done")
+
+// Slice is how long one attempt works before handing over to the next.
+const Slice = 40 * time.Second
 
 // retryAt spaces the retries of a failed attempt: a library that is down
 // for a moment is tried again soon, one that stays down fails the run in a

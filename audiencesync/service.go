@@ -62,6 +62,9 @@ type Service struct {
 	// ExportBatch is the recipient-id range of one export batch; 0 is
 	// models.ExportBatchSize.
 	ExportBatch int64
+	// SliceTime is how long one attempt of an export works before the next
+	// slice takes over; 0 is Slice.
+	SliceTime time.Duration
 	// Observer is told of every run this process ends (metrics).
 	Observer Observer
 
@@ -234,4 +237,11 @@ func New(store *models.Store, sessionSecret []byte, embedded *library.Embedded, 
 	s := &Service{Store: store, Log: log, Libraries: &library.Resolver{Store: store, Secrets: secrets, Embedded: embedded}}
 	embedded.Changed = func(ctx context.Context, sid int64) { s.SegmentChanged(context.WithoutCancel(ctx), sid) }
 	return s, nil
+}
+
+func (s *Service) slice() time.Duration {
+	if s.SliceTime > 0 {
+		return s.SliceTime
+	}
+	return Slice
 }

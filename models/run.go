@@ -535,3 +535,14 @@ func (s *Store) QueueDepth(ctx context.Context) (map[string]int64, error) {
 	}
 	return out, nil
 }
+
+// ReleaseRun hands a running run to the next slice of its job: still
+// running, claimable at once.
+func (s *Store) ReleaseRun(ctx context.Context, id int64) error {
+	err := s.q(ctx).Model(&Run{}).Where("id = ? AND status = ?", id, RunRunning).
+		Updates(map[string]any{"heartbeat_at": nil, "phase": "Continuing"}).Error
+	if err != nil {
+		return fmt.Errorf("hand run #%d to its next slice: %w", id, err)
+	}
+	return nil
+}
