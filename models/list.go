@@ -491,7 +491,7 @@ func (s *Store) SetListSchedule(ctx context.Context, actor Actor, listID int64, 
 		}
 		if err := tx.recordAudit(ctx, actor, AuditEntry{Action: "list.schedule", TargetType: "list", TargetID: fmt.Sprint(l.ID), TargetLabel: l.InternalName,
 			Summary: fmt.Sprintf("Sync schedule of %s: every %d minutes (was %d; 0 is none)", l.InternalName, every, before),
-			Before: map[string]int{"syncEveryMinutes": before}, After: map[string]int{"syncEveryMinutes": every}}); err != nil {
+			Before:  map[string]int{"syncEveryMinutes": before}, After: map[string]int{"syncEveryMinutes": every}}); err != nil {
 			return err
 		}
 		out, err = tx.ListByID(ctx, l.ID)
