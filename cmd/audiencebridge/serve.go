@@ -127,7 +127,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing requests in flight", "deadline", cfg.ShutdownTimeout)
+	log.Info("shutting down: finishing requests in flight", "deadline", cfg.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {

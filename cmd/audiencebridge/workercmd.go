@@ -72,7 +72,7 @@ func workerCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fmt.Fprintf(stdout, "Audience Bridge worker is running on PostgreSQL; health and metrics at http://%s (/healthz, /readyz, /metrics)\n", displayAddr(ln.Addr()))
 
 	<-ctx.Done()
-	log.Info("shutting down: the worker stops taking jobs; running ones finish or are handed back", "deadline", cfg.ShutdownTimeout)
+	log.Info("shutting down: the worker stops taking jobs; running ones finish or are handed back", "deadline", cfg.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	err = jobs.Stop(shutdownCtx)
