@@ -1,5 +1,5 @@
 // Command abbench measures Audience Bridge against the database it runs on,
-// in two phases (--phase import, sync or all, the default).
+// in three phases (--phase import, sync, export or all, the default).
 //
 // The import phase writes a CSV file of --rows generated recipients,
 // uploads it, imports it with importer.Run (no job engine), then uploads
@@ -28,6 +28,14 @@
 //	go run ./cmd/abbench --phase sync --members 100000 --rows 100000 --cpuprofile cpu.out
 //	go run ./cmd/abbench --rows 100000 --repeat 3 --cpuprofile cpu.out
 //	./.ci/with-postgres bash -c 'go run ./cmd/abbench --database "$AB_TEST_POSTGRES"'
+//
+// The export phase generates --rows recipients as the sync phase does and
+// runs a workflow targeting all of them into a new shared audience with the
+// real worker: the first export (every visitor ID is added), then a re-run
+// into the now-existing audience (nothing added). The baseline is the
+// sqlite3 shell, on a copy of the database in the same state, INSERT ...
+// SELECT-ing the visitor IDs into a segment's members. With --phase all it
+// too runs in a process of its own.
 //
 // A PostgreSQL URL names a server: each run creates a database of its own
 // there and drops it afterwards (--keep keeps the last one for EXPLAIN). The
@@ -104,7 +112,7 @@ type result struct {
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("abbench", flag.ContinueOnError)
-	phase := fs.String("phase", "all", "what to measure: import (the recipient CSV import), sync (the import sync of a shared audience) or all")
+	phase := fs.String("phase", "all", "what to measure: import (the recipient CSV import), sync (the import sync of a shared audience), export (a workflow exporting every recipient) or all")
 	rows := fs.Int("rows", 1_000_000, "data rows in the generated file; recipients in the sync phase's database")
 	members := fs.Int("members", 1_000_000, "members of the sync phase's segment")
 	withBaseline := fs.Bool("baseline", true, "measure the sqlite3 shell beside each sync (SQLite only)")
@@ -120,15 +128,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if *rows < 1 || *repeat < 1 || *members < 1 {
 		return errors.New("--rows, --members and --repeat must be at least 1")
 	}
-	doImport, doSync := *phase == "import" || *phase == "all", *phase == "sync" || *phase == "all"
-	if !doImport && !doSync {
-		return fmt.Errorf("--phase %q: choose import, sync or all", *phase)
+	doImport, doSync, doExport := *phase == "import" || *phase == "all", *phase == "sync" || *phase == "all", *phase == "export" || *phase == "all"
+	if !doImport && !doSync && !doExport {
+		return fmt.Errorf("--phase %q: choose import, sync, export or all", *phase)
 	}
 	if *keep && *database == "" {
 		return errors.New("--keep needs --database: the default database is a temporary file")
 	}
 	sqlite := !models.IsPostgresURL(*database)
-	if doSync && *withBaseline && sqlite {
+	if (doSync || doExport) && *withBaseline && sqlite {
 		if _, err := exec.LookPath("sqlite3"); err != nil {
 			return errNoShell
 		}
@@ -156,10 +164,27 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if doImport {
 			// A process of its own: what the import phase freed but the C
 			// allocator kept would count in the sync's peak memory.
-			rs, err = syncInChild(ctx, fs, database, tmp)
+			rs, err = syncInChild(ctx, fs, "sync", database, tmp)
 		} else {
 			opt := syncOptions{members: *members, baseline: *withBaseline, tmp: tmp, cpuProfile: *cpuProfile}
 			rs, err = syncPhase(ctx, database, planSync(*rows, *members), opt, *repeat, *keep)
+		}
+		results = append(results, rs...)
+		if err != nil {
+			return err
+		}
+	}
+	if doExport {
+		database := *database
+		if *phase == "all" && database != "" && sqlite {
+			database = strings.TrimSuffix(database, filepath.Ext(database)) + "-export" + filepath.Ext(database)
+		}
+		var rs []result
+		if *phase == "all" {
+			rs, err = syncInChild(ctx, fs, "export", database, tmp)
+		} else {
+			opt := syncOptions{baseline: *withBaseline, tmp: tmp, cpuProfile: *cpuProfile}
+			rs, err = exportPhase(ctx, database, planExport(*rows), opt, *repeat, *keep)
 		}
 		results = append(results, rs...)
 		if err != nil {
@@ -261,15 +286,15 @@ func syncPhase(ctx context.Context, database string, want syncWant, opt syncOpti
 	return results, nil
 }
 
-// syncInChild runs the sync phase in a new process of this program, with
-// the flags of this one, and reads its results back.
-func syncInChild(ctx context.Context, fs *flag.FlagSet, database, tmp string) ([]result, error) {
+// syncInChild runs the sync (or export) phase in a new process of this
+// program, with the flags of this one, and reads its results back.
+func syncInChild(ctx context.Context, fs *flag.FlagSet, phase, database, tmp string) ([]result, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	out := filepath.Join(tmp, "sync.json")
-	args := []string{"--phase=sync", "--out=" + out, "--database=" + database}
+	out := filepath.Join(tmp, phase+".json")
+	args := []string{"--phase=" + phase, "--out=" + out, "--database=" + database}
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "phase", "out", "database", "memprofile":
@@ -283,13 +308,13 @@ func syncInChild(ctx context.Context, fs *flag.FlagSet, database, tmp string) ([
 	b, err := os.ReadFile(out)
 	if err != nil {
 		// No results: it failed before measuring, and said why.
-		return nil, fmt.Errorf("the sync phase: %w", errors.Join(runErr, err))
+		return nil, fmt.Errorf("the %s phase: %w", phase, errors.Join(runErr, err))
 	}
 	var doc struct {
 		Results []result `json:"results"`
 	}
 	if err := json.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("the sync phase's results: %w", err)
+		return nil, fmt.Errorf("the %s phase's results: %w", phase, err)
 	}
 	return doc.Results, nil // counts that differ are in the results' checks
 }
