@@ -48,4 +48,5 @@ CREATE TABLE run_recipients (
 	recipient_id BIGINT NOT NULL,
 	in_result BOOLEAN NOT NULL,
 	PRIMARY KEY (run_id, recipient_id)
-);
+-- One B-tree on SQLite: a million-recipient export writes its rows once.
+) {{without_rowid}};
