@@ -160,7 +160,9 @@ func (s *Service) runExport(ctx context.Context, run *models.Run) (*models.Run, 
 	}
 	var done atomic.Int64
 	done.Store(run.ResumeAfter)
-	ctx, stop := s.heartbeat(ctx, run.ID, "Exporting", func() (int64, int64) { return done.Load(), maxID })
+	ctx, stop := s.heartbeat(ctx, run.ID, func() models.RunProgress {
+		return models.RunProgress{Phase: "Exporting", Done: done.Load(), Total: maxID}
+	})
 	defer stop()
 	size := seg.Size
 	step := s.ExportBatch
@@ -212,7 +214,7 @@ func (s *Service) runExport(ctx context.Context, run *models.Run) (*models.Run, 
 
 // heartbeat beats a running run's heartbeat with its progress every
 // models.RunHeartbeat until stop; a lost run cancels the returned context.
-func (s *Service) heartbeat(ctx context.Context, runID int64, phase string, progress func() (done, total int64)) (context.Context, func()) {
+func (s *Service) heartbeat(ctx context.Context, runID int64, progress func() models.RunProgress) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	stopBeat := make(chan struct{})
 	beatDone := make(chan struct{})
@@ -225,8 +227,7 @@ func (s *Service) heartbeat(ctx context.Context, runID int64, phase string, prog
 			case <-stopBeat:
 				return
 			case <-tick.C:
-				d, t := progress()
-				if err := s.Store.HeartbeatRun(context.WithoutCancel(ctx), runID, models.RunProgress{Phase: phase, Done: d, Total: t}); errors.Is(err, models.ErrRunLost) {
+				if err := s.Store.HeartbeatRun(context.WithoutCancel(ctx), runID, progress()); errors.Is(err, models.ErrRunLost) {
 					cancel(err)
 					return
 				}

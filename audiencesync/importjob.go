@@ -142,38 +142,19 @@ func (s *Service) runImport(ctx context.Context, run *models.Run) (models.Import
 	if err != nil {
 		return models.ImportCounts{}, err
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	var (
 		phase atomic.Value
 		done  atomic.Int64
 	)
 	phase.Store("Reading the audience")
-	beat := func() error {
-		return s.Store.HeartbeatRun(context.WithoutCancel(ctx), run.ID, models.RunProgress{Phase: phase.Load().(string), Done: done.Load(), Total: t.seg.Size})
+	progress := func() models.RunProgress {
+		return models.RunProgress{Phase: phase.Load().(string), Done: done.Load(), Total: t.seg.Size}
 	}
-	if err := beat(); err != nil {
+	if err := s.Store.HeartbeatRun(ctx, run.ID, progress()); err != nil {
 		return models.ImportCounts{}, err
 	}
-	stopBeat := make(chan struct{})
-	beatDone := make(chan struct{})
-	go func() {
-		defer close(beatDone)
-		tick := time.NewTicker(models.RunHeartbeat)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stopBeat:
-				return
-			case <-tick.C:
-				if err := beat(); errors.Is(err, models.ErrRunLost) {
-					cancel(err)
-					return
-				}
-			}
-		}
-	}()
-	defer func() { close(stopBeat); <-beatDone }()
+	ctx, stop := s.heartbeat(ctx, run.ID, progress)
+	defer stop()
 
 	stage, err := s.Store.OpenImportStage(ctx, t.ds.Rule())
 	if err != nil {
