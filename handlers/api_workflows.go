@@ -63,7 +63,8 @@ type workflowJSON struct {
 // apiWorkflowOut builds a workflow's JSON. names caches data source names
 // over a page and runs holds the page's last runs (nil: load the one). A
 // data source or run that no longer exists is shown as null.
-func (h *Handlers) apiWorkflowOut(ctx context.Context, w *models.Workflow, names map[int64]string, runs map[int64]*models.Run) (workflowJSON, error) {
+// done, when not nil, holds the page's last succeeded runs by workflow.
+func (h *Handlers) apiWorkflowOut(ctx context.Context, w *models.Workflow, names map[int64]string, runs, done map[int64]*models.Run) (workflowJSON, error) {
 	conds := w.Query()
 	if conds == nil {
 		conds = models.Conditions{}
@@ -110,19 +111,14 @@ func (h *Handlers) apiWorkflowOut(ctx context.Context, w *models.Workflow, names
 		run := runOut(last)
 		out.LastRun = &run
 	}
-	// The transitions are those of the last run that went through; most
-	// often the last run itself.
-	succeeded := last
-	if last == nil || last.Status != models.RunSucceeded {
-		page, err := h.Store.ListRuns(ctx, models.RunQuery{WorkflowID: w.ID, Status: models.RunSucceeded, PageRequest: models.PageRequest{PageSize: 1}})
-		if err != nil {
+	// The transitions are those of the last run that went through.
+	if done == nil {
+		var err error
+		if done, err = h.Store.LastSucceededRuns(ctx, []int64{w.ID}); err != nil {
 			return out, err
 		}
-		succeeded = nil
-		if len(page.Items) > 0 {
-			succeeded = page.Items[0]
-		}
 	}
+	succeeded := done[w.ID]
 	if succeeded != nil {
 		out.Transitions = transitionsJSON{Result: succeeded.Exported, Complement: succeeded.Complement}
 	}
@@ -147,10 +143,18 @@ func (h *Handlers) APIListWorkflows(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	wids := make([]int64, len(page.Items))
+	for i, w := range page.Items {
+		wids[i] = w.ID
+	}
+	done, err := h.Store.LastSucceededRuns(ctx, wids)
+	if err != nil {
+		return err
+	}
 	out := pagedJSON[workflowJSON]{Total: page.Total, Page: page.Page, PageSize: page.PageSize, List: make([]workflowJSON, len(page.Items))}
 	names := map[int64]string{}
 	for i, w := range page.Items {
-		if out.List[i], err = h.apiWorkflowOut(ctx, w, names, runs); err != nil {
+		if out.List[i], err = h.apiWorkflowOut(ctx, w, names, runs, done); err != nil {
 			return err
 		}
 	}
@@ -168,7 +172,7 @@ func (h *Handlers) APIShowWorkflow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := h.apiWorkflowOut(ctx, w, map[int64]string{}, nil)
+	out, err := h.apiWorkflowOut(ctx, w, map[int64]string{}, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -284,7 +288,7 @@ func (h *Handlers) APICreateWorkflow(c echo.Context) error {
 		}
 		return err
 	}
-	out, err := h.apiWorkflowOut(ctx, w, map[int64]string{}, nil)
+	out, err := h.apiWorkflowOut(ctx, w, map[int64]string{}, nil, nil)
 	if err != nil {
 		return err
 	}

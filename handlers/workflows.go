@@ -102,13 +102,11 @@ func (h *Handlers) workflowVM(c echo.Context, w *models.Workflow) (workflows.Pag
 		}
 		vm.LastRun = r
 	}
-	done, err := h.Store.ListRuns(ctx, models.RunQuery{WorkflowID: w.ID, Status: models.RunSucceeded, PageRequest: models.PageRequest{PageSize: 1}})
+	done, err := h.Store.LastSucceededRuns(ctx, []int64{w.ID})
 	if err != nil {
 		return vm, err
 	}
-	if len(done.Items) > 0 {
-		vm.Done = done.Items[0]
-	}
+	vm.Done = done[w.ID]
 	if w.DataSourceID != nil {
 		if vm.DataSource, err = h.Store.DataSourceByID(ctx, *w.DataSourceID); err != nil && !errors.Is(err, models.ErrNotFound) {
 			return vm, err

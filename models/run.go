@@ -546,3 +546,22 @@ func (s *Store) ReleaseRun(ctx context.Context, id int64) error {
 	}
 	return nil
 }
+
+// LastSucceededRuns returns, by workflow id, each workflow's last succeeded
+// run: the one its transitions show. One query for a page of workflows.
+func (s *Store) LastSucceededRuns(ctx context.Context, workflowIDs []int64) (map[int64]*Run, error) {
+	out := make(map[int64]*Run, len(workflowIDs))
+	if len(workflowIDs) == 0 {
+		return out, nil
+	}
+	var runs []*Run
+	err := s.q(ctx).Where("id IN (?)", s.q(ctx).Model(&Run{}).Select("MAX(id)").
+		Where("workflow_id IN ? AND status = ?", workflowIDs, RunSucceeded).Group("workflow_id")).Find(&runs).Error
+	if err != nil {
+		return nil, fmt.Errorf("find the last succeeded runs: %w", err)
+	}
+	for _, r := range runs {
+		out[*r.WorkflowID] = r
+	}
+	return out, nil
+}
