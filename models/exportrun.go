@@ -142,23 +142,14 @@ func (s *Store) ExportBatch(ctx context.Context, plan ExportPlan, sid, lo, hi, r
 		} else {
 			c.Added = remoteAdded
 		}
-		// One row per targeted recipient, in Result when it has an
-		// identifier: a correlated test the planners turn into index
-		// lookups (NOT IN a subquery would not be).
-		res := tx.q(ctx).Exec("INSERT INTO run_recipients (run_id, recipient_id, in_result) SELECT ?, r.id, "+tx.hasIdentifier(plan.Rule, "r")+
-			" FROM recipients r WHERE r.id "+in+" ON CONFLICT DO NOTHING", append([]any{plan.RunID}, inArgs...)...)
-		if res.Error != nil {
-			return fmt.Errorf("record the transitions: %w", res.Error)
+		counts, err := tx.recordTransitions(ctx, plan, lo, hi, in, inArgs)
+		if err != nil {
+			return err
 		}
-		targeted := res.RowsAffected
-		if err := tx.q(ctx).Model(&runRecipient{}).Where("run_id = ? AND recipient_id > ? AND recipient_id <= ? AND in_result = ?", plan.RunID, lo, hi, true).
-			Count(&c.Exported).Error; err != nil {
-			return fmt.Errorf("count the transitions: %w", err)
-		}
-		c.Complement = targeted - c.Exported
-		c.Targeted = c.Exported + c.Complement
+		c.Targeted, c.Exported = counts.Targeted, counts.Exported
+		c.Complement = c.Targeted - c.Exported
 		now := tx.Now()
-		res = tx.q(ctx).Model(&Run{}).Where("id = ? AND status = ?", plan.RunID, RunRunning).Updates(map[string]any{
+		res := tx.q(ctx).Model(&Run{}).Where("id = ? AND status = ?", plan.RunID, RunRunning).Updates(map[string]any{
 			"received": gorm.Expr("received + ?", c.Targeted), "exported": gorm.Expr("exported + ?", c.Exported),
 			"complement": gorm.Expr("complement + ?", c.Complement), "added": gorm.Expr("added + ?", c.Added),
 			"resume_after": hi, "progress_done": hi, "heartbeat_at": now})
@@ -173,8 +164,39 @@ func (s *Store) ExportBatch(ctx context.Context, plan ExportPlan, sid, lo, hi, r
 	return c, err
 }
 
+// recordTransitions stores a batch's transitions as bitmaps: its targeted
+// recipients, and those of them with an identifier (Result). Both come
+// from the databases as lists of offsets, one string each, which costs a
+// fraction of writing a row per recipient.
+func (s *Store) recordTransitions(ctx context.Context, plan ExportPlan, lo, hi int64, in string, inArgs []any) (ExportBatchCounts, error) {
+	var lists struct{ Targeted, Result string }
+	q := "SELECT (SELECT " + s.offsetsAgg("r.id - ?") + " FROM recipients r WHERE r.id " + in + ") AS targeted, " +
+		"(SELECT " + s.offsetsAgg("x.rid - ?") + " FROM (" + s.identifiersWhere(plan.Rule, in) + ") x) AS result"
+	// Offset 0 is recipient lo+1.
+	args := append(append(append([]any{lo + 1}, inArgs...), lo+1), inArgs...)
+	if err := s.q(ctx).Raw(q, args...).Scan(&lists).Error; err != nil {
+		return ExportBatchCounts{}, fmt.Errorf("find the transitions: %w", err)
+	}
+	t := runTransition{RunID: plan.RunID, Lo: lo, Hi: hi, Targeted: newIDBitmap(lo, hi), Result: newIDBitmap(lo, hi)}
+	if err := idBitmap(t.Targeted).setOffsets(lists.Targeted, hi-lo); err != nil {
+		return ExportBatchCounts{}, fmt.Errorf("find the transitions: %w", err)
+	}
+	if err := idBitmap(t.Result).setOffsets(lists.Result, hi-lo); err != nil {
+		return ExportBatchCounts{}, fmt.Errorf("find the transitions: %w", err)
+	}
+	idBitmap(t.Result).and(t.Targeted)
+	c := ExportBatchCounts{Targeted: idBitmap(t.Targeted).count(), Exported: idBitmap(t.Result).count()}
+	if c.Targeted == 0 {
+		return c, nil // nothing to keep: a missing batch is an empty one
+	}
+	if err := s.q(ctx).Create(&t).Error; err != nil {
+		return ExportBatchCounts{}, fmt.Errorf("record the transitions: %w", err)
+	}
+	return c, nil
+}
+
 // StartExport prepares a claimed run: the range to walk, and a fresh start
-// (no transition rows) unless it resumes.
+// (no transitions) unless it resumes.
 func (s *Store) StartExport(ctx context.Context, runID, sid, maxID int64) error {
 	return s.Tx(ctx, func(tx *Store) error {
 		var r Run
@@ -182,7 +204,7 @@ func (s *Store) StartExport(ctx context.Context, runID, sid, maxID int64) error 
 			return notFound(err, fmt.Sprintf("run #%d", runID))
 		}
 		if r.ResumeAfter == 0 {
-			if err := tx.q(ctx).Where("run_id = ?", runID).Delete(&runRecipient{}).Error; err != nil {
+			if err := tx.q(ctx).Where("run_id = ?", runID).Delete(&runTransition{}).Error; err != nil {
 				return fmt.Errorf("start the export: %w", err)
 			}
 		}
@@ -190,17 +212,9 @@ func (s *Store) StartExport(ctx context.Context, runID, sid, maxID int64) error 
 	})
 }
 
-type runRecipient struct {
-	RunID       int64
-	RecipientID int64
-	InResult    bool
-}
-
-func (runRecipient) TableName() string { return "run_recipients" }
-
 // FinishExport ends an export run as succeeded: the embedded segment (sid >
 // 0) gets its new size and stops "collecting data", the workflow plans its
-// next run, and the transition rows of older runs are dropped (the last
+// next run, and the transitions of older runs are dropped (the last
 // five runs keep theirs).
 func (s *Store) FinishExport(ctx context.Context, runID, workflowID, sid int64) (*Run, error) {
 	var out *Run
@@ -226,9 +240,9 @@ func (s *Store) FinishExport(ctx context.Context, runID, workflowID, sid int64) 
 		if err := tx.PlanNextWorkflowRun(ctx, workflowID); err != nil {
 			return err
 		}
-		if err := tx.q(ctx).Exec(`DELETE FROM run_recipients WHERE run_id IN (SELECT id FROM sync_runs WHERE workflow_id = ? AND id NOT IN
+		if err := tx.q(ctx).Exec(`DELETE FROM run_transitions WHERE run_id IN (SELECT id FROM sync_runs WHERE workflow_id = ? AND id NOT IN
 			(SELECT id FROM sync_runs WHERE workflow_id = ? ORDER BY id DESC LIMIT 5))`, workflowID, workflowID).Error; err != nil {
-			return fmt.Errorf("drop old transition rows: %w", err)
+			return fmt.Errorf("drop old transitions: %w", err)
 		}
 		var err error
 		out, err = tx.RunByID(ctx, runID)
@@ -263,21 +277,23 @@ func (s *Store) ExportPreview(ctx context.Context, c Conditions, rule identity.R
 	return counts.Result, counts.Targeted - counts.Result, nil
 }
 
-// TransitionQuery is the recipients of one transition of a run: Result or
-// Complement.
-func (s *Store) TransitionQuery(ctx context.Context, runID int64, result bool) *gorm.DB {
-	return s.q(ctx).Model(&Recipient{}).Where("id IN (?)",
-		s.q(ctx).Model(&runRecipient{}).Select("recipient_id").Where("run_id = ? AND in_result = ?", runID, result))
-}
-
 // TransitionRecipients returns a batch of a transition's recipients after
-// an id, for a CSV download.
+// an id, for a CSV download. A recipient deleted since the run is left out.
 func (s *Store) TransitionRecipients(ctx context.Context, runID int64, result bool, after int64, limit int) ([]*Recipient, error) {
-	var out []*Recipient
-	if err := s.TransitionQuery(ctx, runID, result).Where("id > ?", after).Order("id").Limit(limit).Find(&out).Error; err != nil {
-		return nil, fmt.Errorf("read the transition: %w", err)
+	for {
+		ids, err := s.TransitionIDs(ctx, runID, result, after, limit)
+		if err != nil || len(ids) == 0 {
+			return nil, err
+		}
+		var out []*Recipient
+		if err := s.q(ctx).Where("id IN ?", ids).Order("id").Find(&out).Error; err != nil {
+			return nil, fmt.Errorf("read the transition: %w", err)
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+		after = ids[len(ids)-1] // every one of them was deleted: read on
 	}
-	return out, nil
 }
 
 // SaveTransitionAsList stores a transition's recipients as a new regular
@@ -289,9 +305,20 @@ func (s *Store) SaveTransitionAsList(ctx context.Context, actor Actor, runID int
 		if err != nil {
 			return err
 		}
-		if err := tx.q(ctx).Exec("INSERT INTO list_members (list_id, recipient_id, added_at) SELECT ?, rr.recipient_id, ? FROM run_recipients rr "+
-			"JOIN recipients r ON r.id = rr.recipient_id WHERE rr.run_id = ? AND rr.in_result = ?", l.ID, tx.Now(), runID, result).Error; err != nil {
-			return fmt.Errorf("fill the list: %w", err)
+		now := tx.Now()
+		for after := int64(0); ; {
+			ids, err := tx.TransitionIDs(ctx, runID, result, after, ExportBatchSize)
+			if err != nil {
+				return err
+			}
+			if len(ids) == 0 {
+				break
+			}
+			if err := tx.q(ctx).Exec("INSERT INTO list_members (list_id, recipient_id, added_at) SELECT ?, r.id, ? FROM recipients r WHERE r.id IN ("+tx.idsFromJSON()+")",
+				l.ID, now, idsJSON(ids)).Error; err != nil {
+				return fmt.Errorf("fill the list: %w", err)
+			}
+			after = ids[len(ids)-1]
 		}
 		if err := tx.refreshListSize(ctx, l.ID); err != nil {
 			return err
