@@ -27,6 +27,8 @@ check-generated:
 
 # htmx is installed from npm (pinned by package-lock.json) and embedded from
 # static/vendor; the committed copy must be the locked package's file.
+# axe-core, pinned the same way, is read from node_modules by the browser
+# tests only, which is why the test targets need the install.
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
@@ -40,11 +42,11 @@ check-assets: node_modules/.package-lock.json
 vet:
 	$(GO) vet $(PKGS)
 
-test-sqlite:
+test-sqlite: node_modules/.package-lock.json
 	$(GO) test -count=1 $(PKGS)
 
 # Starts a throwaway PostgreSQL cluster unless AB_TEST_POSTGRES names one.
-test-postgres:
+test-postgres: node_modules/.package-lock.json
 	./.ci/with-postgres $(GO) test -count=1 $(PKGS)
 
 test: check-generated check-assets vet test-sqlite test-postgres
