@@ -16,6 +16,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"audiencebridge/egress"
 	"audiencebridge/models"
 )
 
@@ -87,7 +88,7 @@ type WebhookWorker struct {
 
 // Timeout leaves the call its own time-out and a moment to record it.
 func (w *WebhookWorker) Timeout(*river.Job[WebhookArgs]) time.Duration {
-	return WebhookTimeout + 5*time.Second
+	return w.callTimeout() + 5*time.Second
 }
 
 // NextRetry spaces the attempts by WebhookBackoff.
@@ -95,12 +96,23 @@ func (w *WebhookWorker) NextRetry(job *river.Job[WebhookArgs]) time.Time {
 	return time.Now().Add(WebhookBackoff[min(max(job.Attempt-1, 0), len(WebhookBackoff)-1)])
 }
 
+// callTimeout is the bound of one call: the service's, or WebhookTimeout.
+func (w *WebhookWorker) callTimeout() time.Duration {
+	if w.Service.WebhookTimeout > 0 {
+		return w.Service.WebhookTimeout
+	}
+	return WebhookTimeout
+}
+
+// client sends the calls: one that follows no redirect, is bounded by the
+// time-out and dials only the addresses the service's policy allows (the
+// address is checked as dialed, so DNS that changed since the URL was
+// saved cannot point the call at this machine or its network).
 func (w *WebhookWorker) client() *http.Client {
 	if w.Client != nil {
 		return w.Client
 	}
-	// A signed POST is not replayed elsewhere: a redirect is a failure.
-	return &http.Client{Timeout: WebhookTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return w.Service.Webhooks.Client(w.callTimeout())
 }
 
 // Work signs the body with the webhook's secret and posts it; an answer
@@ -125,7 +137,8 @@ func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) e
 		return river.JobCancel(fmt.Errorf("open the webhook secret: %w", err))
 	}
 	body := []byte(job.Args.Body)
-	callCtx, cancel := context.WithTimeout(ctx, WebhookTimeout)
+	timeout := w.callTimeout()
+	callCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, hook.URL, bytes.NewReader(body))
 	if err != nil {
@@ -136,11 +149,19 @@ func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) e
 	req.Header.Set(models.WebhookSignatureHeader, Sign(secret, body))
 	req.Header.Set("X-AudienceBridge-Delivery", strconv.FormatInt(job.ID, 10))
 	resp, err := w.client().Do(req)
+	var refused *egress.RefusedError
+	if errors.As(err, &refused) {
+		// Not retried: the policy will refuse the address again.
+		reason := fmt.Sprintf("refused: the host is %s, which the console does not call", refused.Reason)
+		w.record(ctx, hook.ID, reason)
+		log.Warn("webhook call refused", "address", refused.Addr, "reason", refused.Reason)
+		return river.JobCancel(fmt.Errorf("call the webhook at %s: %w", hostOf(hook.URL), refused))
+	}
 	if err != nil {
 		// The error names the URL, which may carry a token: say only what failed.
 		reason := "no answer"
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(callCtx.Err(), context.DeadlineExceeded) {
-			reason = fmt.Sprintf("no answer within %s", WebhookTimeout)
+			reason = fmt.Sprintf("no answer within %s", timeout)
 		}
 		w.record(ctx, hook.ID, fmt.Sprintf("attempt %d of %d: %s", job.Attempt, job.MaxAttempts, reason))
 		log.Warn("webhook call failed", "reason", reason)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"audiencebridge/egress"
 	"audiencebridge/library"
 	"audiencebridge/models"
 )
@@ -67,6 +68,11 @@ type Service struct {
 	SliceTime time.Duration
 	// Observer is told of every run this process ends (metrics).
 	Observer Observer
+	// Webhooks says which addresses notification webhooks may reach; the
+	// zero value allows public addresses only.
+	Webhooks egress.Policy
+	// WebhookTimeout bounds one call of a webhook; 0 is WebhookTimeout.
+	WebhookTimeout time.Duration
 
 	lastPoll time.Time
 }

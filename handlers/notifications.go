@@ -124,7 +124,7 @@ func (h *Handlers) DeleteWebhook(c echo.Context) error {
 // or with the refused URL.
 func (h *Handlers) saveWebhook(c echo.Context, vm *notifications.WebhookVM, operatorID *int64, page func(status int) error) error {
 	raw := c.FormValue("url")
-	secret, hook, err := h.Store.SetWebhook(c.Request().Context(), models.ActorOf(Me(c)), h.Secrets, operatorID, raw)
+	secret, hook, err := h.Store.SetWebhook(c.Request().Context(), models.ActorOf(Me(c)), h.Secrets, operatorID, raw, h.Sync.Webhooks)
 	if problems, ok := formProblems(err); ok {
 		vm.URL, vm.Error = raw, problems.For("url")
 		return page(statusOfProblem(err))

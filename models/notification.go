@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"gorm.io/gorm/clause"
+
+	"audiencebridge/egress"
 )
 
 // NotificationKind says what a notification reports.
@@ -266,6 +268,25 @@ func ValidWebhookURL(raw string) error {
 	return nil
 }
 
+// CheckWebhookDestination refuses a webhook URL whose host is, or resolves
+// to, an address the policy does not allow (loopback, private, link-local
+// such as the cloud metadata service, multicast, unspecified), naming the
+// url field. The sender checks the dialed address again on every call.
+func CheckWebhookDestination(ctx context.Context, raw string, policy egress.Policy) error {
+	if err := ValidWebhookURL(raw); err != nil {
+		return err
+	}
+	err := policy.CheckURL(ctx, strings.TrimSpace(raw))
+	var refused *egress.RefusedError
+	switch {
+	case errors.As(err, &refused):
+		return Invalid("url", "enter a public address: %s, which the console does not call", refused)
+	case err != nil:
+		return Invalid("url", "enter an absolute http:// or https:// URL; other schemes are refused")
+	}
+	return nil
+}
+
 // webhookOwner is the audit target of a webhook.
 func webhookOwner(operatorID *int64) (id, label string) {
 	if operatorID == nil {
@@ -315,9 +336,12 @@ const webhookSecretPrefix = "whsec_"
 // SetWebhook sets the URL of an operator's webhook (nil: the global one)
 // with a new signing secret, and returns the secret in clear: the only time
 // it is available.
-func (s *Store) SetWebhook(ctx context.Context, actor Actor, box *SecretBox, operatorID *int64, rawURL string) (string, *Webhook, error) {
+//
+// The policy says which destinations are allowed; see
+// CheckWebhookDestination.
+func (s *Store) SetWebhook(ctx context.Context, actor Actor, box *SecretBox, operatorID *int64, rawURL string, policy egress.Policy) (string, *Webhook, error) {
 	rawURL = strings.TrimSpace(rawURL)
-	if err := ValidWebhookURL(rawURL); err != nil {
+	if err := CheckWebhookDestination(ctx, rawURL, policy); err != nil {
 		return "", nil, err
 	}
 	raw, err := NewToken()

@@ -209,7 +209,7 @@ func (h *hookReceiver) to(path string) []delivery {
 }
 
 func TestNotificationsWebhookReceivesSignedFailedRuns(t *testing.T) {
-	srv := webtest.Start(t)
+	srv := webtest.Start(t, webtest.Options{AllowPrivateWebhooks: true}) // the receiver listens on 127.0.0.1
 	owner, _ := srv.SignedIn(t, "olga", models.RoleMarketer, models.AudienceLibrary, models.AAMAdmin)
 	admin, _ := srv.SignedIn(t, "ana", models.RoleAdmin)
 	recv := &hookReceiver{failFirst: "/own"}

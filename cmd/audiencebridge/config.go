@@ -35,6 +35,9 @@ type Config struct {
 	// ShutdownTimeout bounds how long running jobs may take to finish on
 	// SIGTERM before they are handed back.
 	ShutdownTimeout time.Duration
+	// AllowPrivateWebhooks lets notification webhooks call loopback,
+	// private and link-local addresses (--demo turns it on too).
+	AllowPrivateWebhooks bool
 }
 
 // DefaultDatabase is the SQLite file used when --database is not given.
@@ -100,6 +103,7 @@ func (b *configFlags) server() {
 	b.str(&b.cfg.MetricsToken, "metrics-token", "AB_METRICS_TOKEN", "", "bearer token a Prometheus scraper sends for /metrics (without it, /metrics answers only this machine)")
 	b.boolean(&b.cfg.NoWorker, "no-worker", "AB_NO_WORKER", "serve the console and API only; `audiencebridge worker` processes run the jobs (PostgreSQL)")
 	b.dur("shutdown-timeout", "AB_SHUTDOWN_TIMEOUT", "30s", "on SIGTERM, how long running jobs may take to finish before they are handed back")
+	b.boolean(&b.cfg.AllowPrivateWebhooks, "allow-private-webhooks", "AB_ALLOW_PRIVATE_WEBHOOKS", "let notification webhooks call loopback, private-network and link-local addresses (refused by default; --demo allows them)")
 }
 
 // worker binds the settings of the worker command.
@@ -109,6 +113,7 @@ func (b *configFlags) worker() {
 	b.str(&b.cfg.SessionSecret, "session-secret", "AB_SESSION_SECRET", "", "the consoles' session secret: it unseals the external accounts' secrets")
 	b.str(&b.cfg.LogFormat, "log-format", "AB_LOG_FORMAT", "auto", "log format: auto (JSON unless a terminal), json or text")
 	b.dur("shutdown-timeout", "AB_SHUTDOWN_TIMEOUT", "30s", "on SIGTERM, how long running jobs may take to finish before they are handed back")
+	b.boolean(&b.cfg.AllowPrivateWebhooks, "allow-private-webhooks", "AB_ALLOW_PRIVATE_WEBHOOKS", "let notification webhooks call loopback, private-network and link-local addresses (refused by default; --demo allows them)")
 	b.cfg.MaxUploadMB = 1
 }
 

@@ -57,6 +57,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	sync.Webhooks.AllowPrivate = cfg.AllowPrivateWebhooks || cfg.Demo
 	metrics := web.NewMetrics(store)
 	sync.Observer = audiencesync.Observers{metrics, &audiencesync.Notifier{Service: sync}}
 	jobs, err := worker.NewStandard(store, sync, worker.Options{Logger: log, Work: !cfg.NoWorker})

@@ -45,6 +45,7 @@ func workerCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	sync.Webhooks.AllowPrivate = cfg.AllowPrivateWebhooks || cfg.Demo
 	metrics := web.NewMetrics(store)
 	sync.Observer = audiencesync.Observers{metrics, &audiencesync.Notifier{Service: sync}}
 	jobs, err := worker.NewStandard(store, sync, worker.Options{Logger: log, Work: true})

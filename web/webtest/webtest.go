@@ -78,6 +78,11 @@ type Options struct {
 	MaxUploadBytes int64
 	// MetricsToken lets non-loopback scrapers read /metrics.
 	MetricsToken string
+	// AllowPrivateWebhooks lets webhooks call loopback addresses, where
+	// httptest receivers listen (--allow-private-webhooks).
+	AllowPrivateWebhooks bool
+	// WebhookTimeout bounds a webhook call; 0 is the default.
+	WebhookTimeout time.Duration
 }
 
 // Start boots a console on a fresh database.
@@ -101,6 +106,7 @@ func Start(t testing.TB, opts ...Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	syncer.Webhooks.AllowPrivate, syncer.WebhookTimeout = o.AllowPrivateWebhooks, o.WebhookTimeout
 	metrics := web.NewMetrics(store)
 	syncer.Observer = audiencesync.Observers{metrics, &audiencesync.Notifier{Service: syncer}}
 	jobs, err := worker.NewStandard(store, syncer, worker.Options{Logger: logger, Work: true})
