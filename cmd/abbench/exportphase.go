@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,8 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -264,49 +261,13 @@ func shellBaseline(ctx context.Context, store *models.Store, dsn, tmp, q string,
 	if err := b.snapshot(ctx); err != nil {
 		return result{}, err
 	}
-	cmd := exec.CommandContext(ctx, shell, b.copy)
-	cmd.Stdin = strings.NewReader(".bail on\n" + q + "\nSELECT changes();\n")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return result{}, fmt.Errorf("%s: %w", shell, err)
-	}
-	// Its peak memory, read while it runs (see baseline.run).
-	peak := make(chan int64, 1)
-	done := make(chan struct{})
-	go func() {
-		status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
-		var kb int64
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			kb = max(kb, procValue(status, "VmHWM:"))
-			select {
-			case <-done:
-				peak <- kb
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	err = cmd.Wait()
-	r := result{Seconds: time.Since(start).Seconds()}
-	close(done)
-	r.PeakRSSMB = float64(<-peak) / 1024
+	r, got, err := timeShell(ctx, shell, b.copy, ".bail on\n"+q+"\nSELECT changes();\n")
 	if err != nil {
-		return r, fmt.Errorf("%s: %w: %s", shell, err, strings.TrimSpace(stderr.String()))
+		return r, err
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.CPUSecs = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-	}
-	switch got, err := strconv.ParseInt(strings.TrimSpace(stdout.String()), 10, 64); {
-	case err != nil:
-		r.Check = fmt.Sprintf("the shell printed %q", stdout.String())
-	case got != want:
+	r.Check = "ok"
+	if got != want {
 		r.Check = fmt.Sprintf("added %d, want %d", got, want)
-	default:
-		r.Check = "ok"
 	}
 	return r, nil
 }

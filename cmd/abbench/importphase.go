@@ -14,8 +14,10 @@ import (
 	"audiencebridge/models"
 )
 
-// measure uploads and imports the file twice on the database.
-func measure(ctx context.Context, dsn, file string, want expected, n int) ([]result, error) {
+// measure uploads and imports the file twice on the database, each import
+// beside the sqlite3 shell's on a copy of the database as it is before it
+// (withBaseline, SQLite only).
+func measure(ctx context.Context, dsn, file string, want expected, n int, tmp string, withBaseline bool) ([]result, error) {
 	store, err := models.Open(ctx, dsn)
 	if err != nil {
 		return nil, err
@@ -42,6 +44,12 @@ func measure(ctx context.Context, dsn, file string, want expected, n int) ([]res
 		r.RowsPerS = float64(r.Rows) / r.Seconds
 		out = append(out, r)
 
+		var b result
+		if withBaseline && store.Dialect() == models.SQLite {
+			if b, err = importBaseline(ctx, store, dsn, tmp, file, step.created); err != nil {
+				return nil, fmt.Errorf("baseline of %s: %w", step.name, err)
+			}
+		}
 		imp, r, err := importFile(ctx, store, up)
 		if err != nil {
 			return nil, err
@@ -61,8 +69,16 @@ func measure(ctx context.Context, dsn, file string, want expected, n int) ([]res
 		} else if total != int64(want.good) {
 			r.Check = fmt.Sprintf("%d recipients stored, want %d", total, want.good)
 		}
+		ratio := ""
+		if b.Seconds > 0 {
+			r.Baseline, r.BaselineRSSMB, r.Ratio = b.Seconds, b.PeakRSSMB, r.Seconds/b.Seconds
+			ratio = fmt.Sprintf(", sqlite3 %.1fs, ratio %.2f", b.Seconds, r.Ratio)
+			if b.Check != "ok" && r.Check == "ok" {
+				r.Check = "baseline: " + b.Check
+			}
+		}
 		out = append(out, r)
-		fmt.Fprintf(os.Stderr, "abbench: %s run %d: %s %.1fs, %s %.1fs\n", store.Dialect(), n, "upload", out[len(out)-2].Seconds, step.name, r.Seconds)
+		fmt.Fprintf(os.Stderr, "abbench: %s run %d: %s %.1fs, %s %.1fs%s\n", store.Dialect(), n, "upload", out[len(out)-2].Seconds, step.name, r.Seconds, ratio)
 	}
 	return out, nil
 }

@@ -108,20 +108,35 @@ type result struct {
 	Baseline      float64 `json:"baselineSeconds,omitempty"`
 	Ratio         float64 `json:"ratio,omitempty"` // Seconds / Baseline
 	BaselineRSSMB float64 `json:"baselinePeakRssMB,omitempty"`
+
+	// A page's latencies (the pages and load phases, pagesphase.go).
+	Phase       string  `json:"phase,omitempty"`
+	Path        string  `json:"path,omitempty"`
+	Sessions    int     `json:"sessions,omitempty"`
+	Requests    int64   `json:"requests,omitempty"`
+	RPS         float64 `json:"requestsPerSecond,omitempty"`
+	P50Ms       float64 `json:"p50Ms,omitempty"`
+	P99Ms       float64 `json:"p99Ms,omitempty"`
+	MaxMs       float64 `json:"maxMs,omitempty"`
+	Errors5xx   int64   `json:"errors5xx,omitempty"`
+	Locked      int64   `json:"databaseLocked,omitempty"`
+	Syncs       int64   `json:"syncs,omitempty"`
+	SyncsFailed int64   `json:"syncsFailed,omitempty"`
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("abbench", flag.ContinueOnError)
-	phase := fs.String("phase", "all", "what to measure: import (the recipient CSV import), sync (the import sync of a shared audience), export (a workflow exporting every recipient) or all")
+	phase := fs.String("phase", "all", "what to measure: import (the recipient CSV import), sync (the import sync of a shared audience), export (a workflow exporting every recipient), pages (console page latencies), load (browsing during syncs) or all")
 	rows := fs.Int("rows", 1_000_000, "data rows in the generated file; recipients in the sync phase's database")
 	members := fs.Int("members", 1_000_000, "members of the sync phase's segment")
-	withBaseline := fs.Bool("baseline", true, "measure the sqlite3 shell beside each sync (SQLite only)")
+	withBaseline := fs.Bool("baseline", true, "measure the sqlite3 shell beside each import, sync and export (SQLite only)")
 	database := fs.String("database", "", "a postgres:// URL of a server (a database is created on it for each run), or an SQLite file that does not exist yet; default: a temporary SQLite file")
 	repeat := fs.Int("repeat", 1, "how many times to run the whole measurement, each on a fresh database")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the imports to this file, and of each sync step to this name with the step inserted (cpu.sync.out)")
 	memProfile := fs.String("memprofile", "", "write an allocation profile to this file at the end (of the import phase, with --phase all)")
 	out := fs.String("out", "bench/results.json", "where to write the results as JSON (empty: nowhere)")
 	keep := fs.Bool("keep", false, "keep the database of the last run for EXPLAIN, and print its --database value (needs --database)")
+	pagesOpt := pagesFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -129,14 +144,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New("--rows, --members and --repeat must be at least 1")
 	}
 	doImport, doSync, doExport := *phase == "import" || *phase == "all", *phase == "sync" || *phase == "all", *phase == "export" || *phase == "all"
-	if !doImport && !doSync && !doExport {
-		return fmt.Errorf("--phase %q: choose import, sync, export or all", *phase)
+	doPages, doLoad := *phase == "pages" || *phase == "all", *phase == "load" || *phase == "all"
+	if !doImport && !doSync && !doExport && !doPages && !doLoad {
+		return fmt.Errorf("--phase %q: choose import, sync, export, pages, load or all", *phase)
 	}
 	if *keep && *database == "" {
 		return errors.New("--keep needs --database: the default database is a temporary file")
 	}
 	sqlite := !models.IsPostgresURL(*database)
-	if (doSync || doExport) && *withBaseline && sqlite {
+	if (doImport || doSync || doExport) && *withBaseline && sqlite {
 		if _, err := exec.LookPath("sqlite3"); err != nil {
 			return errNoShell
 		}
@@ -149,7 +165,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	var results []result
 	if doImport {
-		rs, err := importPhase(ctx, *database, tmp, *rows, *repeat, *cpuProfile, *keep)
+		rs, err := importPhase(ctx, *database, tmp, *rows, *repeat, *cpuProfile, *keep, *withBaseline)
 		results = append(results, rs...)
 		if err != nil {
 			return err
@@ -191,6 +207,29 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
+	for _, p := range []struct {
+		name string
+		do   bool
+	}{{"pages", doPages}, {"load", doLoad}} {
+		if !p.do {
+			continue
+		}
+		database := *database
+		if *phase == "all" && database != "" && sqlite {
+			database = strings.TrimSuffix(database, filepath.Ext(database)) + "-" + p.name + filepath.Ext(database)
+		}
+		var rs []result
+		if *phase == "all" {
+			rs, err = syncInChild(ctx, fs, p.name, database, tmp)
+		} else {
+			pagesOpt.tmp, pagesOpt.cpuProfile = tmp, *cpuProfile
+			rs, err = pagesPhase(ctx, database, *rows, pagesOpt, *repeat, *keep, p.name == "load")
+		}
+		results = append(results, rs...)
+		if err != nil {
+			return err
+		}
+	}
 	if *memProfile != "" {
 		f, err := os.Create(*memProfile)
 		if err != nil {
@@ -212,6 +251,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	for _, r := range results {
 		if r.Check != "ok" {
+			if isPage(r) {
+				return fmt.Errorf("%s run %d: %s", r.Step, r.Run, r.Check)
+			}
 			return fmt.Errorf("%s run %d: counts differ from the generated data: %s", r.Step, r.Run, r.Check)
 		}
 	}
@@ -219,7 +261,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // importPhase measures the recipient CSV import on fresh databases.
-func importPhase(ctx context.Context, database, tmp string, rows, repeat int, cpuProfile string, keep bool) ([]result, error) {
+func importPhase(ctx context.Context, database, tmp string, rows, repeat int, cpuProfile string, keep, withBaseline bool) ([]result, error) {
 	file := filepath.Join(tmp, "recipients.csv")
 	start := time.Now()
 	want, err := generate(file, rows, 1)
@@ -246,7 +288,7 @@ func importPhase(ctx context.Context, database, tmp string, rows, repeat int, cp
 		if err != nil {
 			return results, err
 		}
-		rs, err := measure(ctx, dsn, file, want, i)
+		rs, err := measure(ctx, dsn, file, want, i, tmp, withBaseline)
 		results = append(results, rs...)
 		if keep && i == repeat {
 			fmt.Fprintf(os.Stderr, "abbench: kept %s\n", dsn)
