@@ -52,13 +52,17 @@ test-postgres: node_modules/.package-lock.json
 test: check-generated check-assets vet test-sqlite test-postgres
 
 # cmd/abbench on SQLite, a million rows and members, BENCH_REPEAT times: the
-# recipient CSV import, then the import sync beside the sqlite3 shell (needs
-# Debian's sqlite3: apt-get install -y sqlite3); medians and ratios at the
-# end, figures in bench/results.json. Then the Go benchmarks. It takes a few
-# minutes, which is why CI does not run it.
+# recipient CSV import, the import sync and the export, each beside the
+# sqlite3 shell (needs Debian's sqlite3: apt-get install -y sqlite3), then
+# the console's pages; medians and ratios at the end, figures in
+# bench/results.json. Then how the sync grows from BENCH_GROWTH members
+# (bench/growth.json), and the Go benchmarks. It takes a quarter of an
+# hour, which is why CI does not run it.
 BENCH_REPEAT ?= 3
+BENCH_GROWTH ?= 100000,1000000,5000000
 bench:
 	$(GO) run ./cmd/abbench --phase all --repeat $(BENCH_REPEAT)
+	$(GO) run ./cmd/abbench --growth $(BENCH_GROWTH) --baseline=false --out bench/growth.json
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 # Runs every fuzz target of every package for FUZZTIME each. `make test`

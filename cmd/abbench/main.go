@@ -133,6 +133,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	database := fs.String("database", "", "a postgres:// URL of a server (a database is created on it for each run), or an SQLite file that does not exist yet; default: a temporary SQLite file")
 	repeat := fs.Int("repeat", 1, "how many times to run the whole measurement, each on a fresh database")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the imports to this file, and of each sync step to this name with the step inserted (cpu.sync.out)")
+	growth := fs.String("growth", "", "instead of the phases, run the sync phase at each of these sizes (members and recipients, comma-separated, such as 100000,1000000,5000000) and print how its time grows")
 	memProfile := fs.String("memprofile", "", "write an allocation profile to this file at the end (of the import phase, with --phase all)")
 	out := fs.String("out", "bench/results.json", "where to write the results as JSON (empty: nowhere)")
 	keep := fs.Bool("keep", false, "keep the database of the last run for EXPLAIN, and print its --database value (needs --database)")
@@ -163,6 +164,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer os.RemoveAll(tmp)
 
+	if *growth != "" {
+		sizes, err := parseSizes(*growth)
+		if err != nil {
+			return err
+		}
+		return runGrowth(ctx, stdout, *database, sizes, syncOptions{baseline: *withBaseline, tmp: tmp, cpuProfile: *cpuProfile}, *repeat, *out)
+	}
 	var results []result
 	if doImport {
 		rs, err := importPhase(ctx, *database, tmp, *rows, *repeat, *cpuProfile, *keep, *withBaseline)
