@@ -65,13 +65,18 @@ func TestBrowserCreateSharedAudienceList(t *testing.T) {
 
 	// Lists › New › Create a shared audience…
 	if err := chromedp.Do(tab, chromedp.Navigate(srv.URL+"/lists"),
-		chromedp.Click(chromedp.CSS(`[data-testid="new-menu"] summary`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="lists-table"]`))); err != nil {
+		t.Fatal(err)
+	}
+	webtest.Axe(t, tab, "lists")
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`[data-testid="new-menu"] summary`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="new-shared-audience"]`)),
 		chromedp.Click(chromedp.CSS(`[data-testid="new-shared-audience"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="shared-audience-form"]`))); err != nil {
 		t.Fatalf("open the window: %v", err)
 	}
 	webtest.Screenshot(t, tab, "shared-audience-window")
+	webtest.Axe(t, tab, "shared-audience-window")
 
 	// The picker: search, select, confirm.
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`[data-testid="select-audience"]`)),
@@ -83,6 +88,7 @@ func TestBrowserCreateSharedAudienceList(t *testing.T) {
 	if n := countOf(t, tab, `#picker-dialog [data-testid="picker-row"]`); n != 1 {
 		t.Fatalf("the picker shows %d rows for 'abandon'", n)
 	}
+	webtest.Axe(t, tab, "shared-audience-picker")
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`#picker-dialog [data-testid="picker-check"]`)),
 		chromedp.WaitEnabled(chromedp.CSS(`[data-testid="picker-confirm"]`)),
 		chromedp.Click(chromedp.CSS(`[data-testid="picker-confirm"]`)),

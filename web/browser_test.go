@@ -45,6 +45,7 @@ func TestBrowserDemoOperatorsAndCard(t *testing.T) {
 		t.Fatal(err)
 	}
 	webtest.Screenshot(t, ctx, "demo-operators")
+	webtest.Axe(t, ctx, "operators")
 	rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="operators-table"] tbody tr').length`))
 	if err != nil || rows != len(models.DemoOperators) {
 		t.Fatalf("rows = %d, %v", rows, err)
@@ -89,6 +90,7 @@ func TestBrowserAdminGrantsEntitlementWithoutReload(t *testing.T) {
 
 	browserLogin(t, ctx, srv.URL, "root")
 	webtest.Screenshot(t, ctx, "home")
+	webtest.Axe(t, ctx, "home")
 	tree, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(`nav.tree`)))
 	if err != nil {
 		t.Fatal(err)
@@ -190,6 +192,7 @@ func TestBrowserLoginPageLooksRight(t *testing.T) {
 		t.Fatal(err)
 	}
 	webtest.Screenshot(t, ctx, "login-error")
+	webtest.Axe(t, ctx, "login")
 	// The typed login comes back escaped as the field's value, never as markup.
 	val, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`#field-login`)))
 	if err != nil || val != "<script>alert(1)</script>" {

@@ -93,6 +93,7 @@ func TestBrowserWorkflowExportsToANewAudience(t *testing.T) {
 		t.Fatalf("the live count never showed %s: %v", want, err)
 	}
 	webtest.Screenshot(t, tab, "workflow-query")
+	webtest.Axe(t, tab, "workflow-query-dialog")
 	for i, a := range []chromedp.Action[chromedp.Void]{
 		chromedp.Click(chromedp.CSS(`[data-testid="query-save"]`)),
 		chromedp.WaitNotPresent(chromedp.CSS(`#activity-dialog[open]`)),
@@ -141,6 +142,7 @@ func TestBrowserWorkflowExportsToANewAudience(t *testing.T) {
 		t.Errorf("preview Result %s, want %d", got, result)
 	}
 	webtest.Screenshot(t, tab, "workflow-export-dialog")
+	webtest.Axe(t, tab, "workflow-export-dialog")
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`[data-testid="export-save"]`)),
 		chromedp.WaitNotPresent(chromedp.CSS(`#activity-dialog[open]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="end-complement"]`)),
