@@ -69,6 +69,12 @@ func TestBrowserWorkflowExportsToANewAudience(t *testing.T) {
 		t.Fatalf("open the query dialog: %v", err)
 	}
 	cancelStep()
+	// The keyboard stays in the dialog; Escape closes it; open it again.
+	webtest.DialogKeyboard(t, tab, `#activity-dialog`, `[data-testid="node-query"]`)
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`[data-testid="node-query"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#activity-dialog[open] [data-testid="query-form"]`)), settle); err != nil {
+		t.Fatalf("open the query dialog again: %v", err)
+	}
 	for i, a := range []chromedp.Action[chromedp.Void]{
 		chromedp.Click(chromedp.CSS(`[data-testid="add-condition"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="condition-row"]`)),
@@ -117,8 +123,23 @@ func TestBrowserWorkflowExportsToANewAudience(t *testing.T) {
 			t.Fatalf("export activity, step %d: %v, console %v, dialog %s %v", i, err, problems(), st, serr)
 		}
 	}
+	webtest.DialogKeyboard(t, tab, `#activity-dialog`, `[data-testid="node-export"]`)
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`[data-testid="node-export"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#activity-dialog[open] [data-testid="export-form"]`)), settle); err != nil {
+		t.Fatalf("open the export dialog again: %v", err)
+	}
+	// The picker over the activity dialog: Escape closes the picker only.
+	selectAudience := `#activity-dialog [data-testid="select-audience"]`
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(selectAudience)),
+		chromedp.WaitVisible(chromedp.CSS(`#picker-dialog[open] [data-testid="picker-segment-name"]`))); err != nil {
+		t.Fatalf("open the picker: %v", err)
+	}
+	webtest.DialogKeyboard(t, tab, `#picker-dialog`, selectAudience)
+	if n := countOf(t, tab, `#activity-dialog[open]`); n != 1 {
+		t.Fatal("Escape in the picker closed the activity dialog too")
+	}
 	// Select a shared audience › a new Segment name › Create › confirm.
-	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`#activity-dialog [data-testid="select-audience"]`)),
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(selectAudience)),
 		chromedp.WaitVisible(chromedp.CSS(`#picker-dialog[open] [data-testid="picker-segment-name"]`)),
 		chromedp.SendKeys(chromedp.CSS(`[data-testid="picker-segment-name"]`), "Shop buyers (Campaign)"),
 		chromedp.Click(chromedp.CSS(`[data-testid="picker-create-submit"]`)),

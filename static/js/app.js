@@ -43,6 +43,39 @@
     if (msg && !window.confirm(msg)) ev.preventDefault();
   }, true);
 
+  // A modal dialog keeps the focus: the rest of the page is inert, but
+  // Chromium's Tab still leaves the dialog for the browser's own controls.
+  // Tab past the last control comes back to the first, Shift+Tab past the
+  // first goes to the last. The dialog that holds the focus, or else the
+  // last one opened, is the one on top.
+  function focusables(root) {
+    return Array.prototype.filter.call(
+      root.querySelectorAll("a[href], button, input, select, textarea, [tabindex]"),
+      function (el) {
+        return !el.disabled && el.type !== "hidden" && el.tabIndex >= 0 && el.getClientRects().length > 0;
+      });
+  }
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Tab" || ev.defaultPrevented) return;
+    var d = ev.target.closest && ev.target.closest("dialog[open]");
+    if (!d) {
+      var open = document.querySelectorAll("dialog[open]");
+      d = open[open.length - 1];
+    }
+    if (!d || !d.matches(":modal")) return;
+    var items = focusables(d);
+    if (items.length === 0) { ev.preventDefault(); return; }
+    var first = items[0], last = items[items.length - 1], active = document.activeElement;
+    var inside = d.contains(active) && active !== d;
+    if (ev.shiftKey && (active === first || !inside)) {
+      ev.preventDefault();
+      last.focus();
+    } else if (!ev.shiftKey && (active === last || !inside)) {
+      ev.preventDefault();
+      first.focus();
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", function () { scheduleToasts(document); });
   document.addEventListener("htmx:afterSettle", function () { scheduleToasts(document); });
 })();
@@ -171,34 +204,13 @@
     opener.dispatchEvent(new CustomEvent("audience:selected", { bubbles: true, detail: chosen }));
   }
 
-  function focusables(root) {
-    return Array.prototype.filter.call(
-      root.querySelectorAll("a[href], button, input, select, textarea, [tabindex]"),
-      function (el) {
-        return !el.disabled && el.type !== "hidden" && el.tabIndex >= 0 && el.getClientRects().length > 0;
-      });
-  }
-
-  // Keep the focus inside the dialog and close it on Escape.
+  // Close on Escape, the picker only when it is over another dialog (the
+  // focus stays inside it: the console's modal dialogs keep it).
   function onKey(ev) {
-    if (ev.key === "Escape") {
-      ev.preventDefault();
-      ev.stopPropagation();
-      close();
-      return;
-    }
-    if (ev.key !== "Tab") return;
-    var items = focusables(state.dialog);
-    if (items.length === 0) { ev.preventDefault(); return; }
-    var first = items[0], last = items[items.length - 1], active = document.activeElement;
-    var inside = state.dialog.contains(active) && active !== state.dialog;
-    if (ev.shiftKey && (active === first || !inside)) {
-      ev.preventDefault();
-      last.focus();
-    } else if (!ev.shiftKey && (active === last || !inside)) {
-      ev.preventDefault();
-      first.focus();
-    }
+    if (ev.key !== "Escape") return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    close();
   }
 
   document.addEventListener("click", function (ev) {
