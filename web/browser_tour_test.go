@@ -16,7 +16,8 @@ import (
 
 // TestBrowserTourHasNoErrors opens every page of the explorer with demo data
 // as an administrator and fails on any error in the browser console, which
-// is where a Content-Security-Policy violation or a broken script shows.
+// is where a Content-Security-Policy violation or a broken script shows,
+// and on any serious accessibility violation that axe-core finds.
 func TestBrowserTourHasNoErrors(t *testing.T) {
 	srv := webtest.Start(t)
 	ctx := context.Background()
@@ -70,6 +71,7 @@ func TestBrowserTourHasNoErrors(t *testing.T) {
 			continue
 		}
 		webtest.Screenshot(t, tab, p.name)
+		webtest.Axe(t, tab, p.name)
 	}
 	mu.Lock()
 	defer mu.Unlock()
