@@ -281,8 +281,9 @@ func send(t *testing.T, c *webtest.Client, method, path, token, csrf string, hea
 	return resp.StatusCode, resp.Header.Get("Location")
 }
 
-func TestAuthorizationMatrix(t *testing.T) {
-	srv := webtest.Start(t)
+// matrixIdentities signs in the five identities, the full admin last.
+func matrixIdentities(t *testing.T, srv *webtest.Server) []*identity {
+	t.Helper()
 	ids := []*identity{
 		{name: "anonymous"},
 		{name: "marketer", role: models.RoleMarketer},
@@ -302,6 +303,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 	for _, id := range ids {
 		signIn(id)
 	}
+	return ids
+}
+
+func TestAuthorizationMatrix(t *testing.T) {
+	srv := webtest.Start(t)
+	ids := matrixIdentities(t, srv)
 	full := ids[len(ids)-1]
 
 	var routes []string
