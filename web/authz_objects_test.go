@@ -18,7 +18,7 @@ import (
 // API as a user would, so that the matrix can ask for real ones.
 type objectsWorld struct {
 	recipient, list, listRun, workflow, workflowRun, sid, dpid int64
-	importID, uploadID, operator                                 int64
+	importID, uploadID, operator                               int64
 }
 
 const objectsDPID = 4242
