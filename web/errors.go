@@ -23,6 +23,8 @@ type problem struct {
 	message string
 	field   string
 	denied  *models.AccessDenied
+	// bodyLimit: refused by the request body limit, MaxFormBytes.
+	bodyLimit bool
 }
 
 // classify maps every error to its status: this is the one place where
@@ -57,7 +59,13 @@ func classify(err error) problem {
 		case http.StatusMethodNotAllowed:
 			p.message = "This address does not accept that kind of request."
 		case http.StatusRequestEntityTooLarge:
-			p.title, p.message = "Too much data", "The request is larger than the console accepts (1 MB for forms)."
+			// The body limit's own answer says nothing useful; a handler's
+			// (an upload over its limit) is kept.
+			p.title = "Too much data"
+			if httpErr.Message == http.StatusText(http.StatusRequestEntityTooLarge) {
+				p.message = "The request is larger than the console accepts (1 MB for forms)."
+				p.bodyLimit = true
+			}
 		case http.StatusForbidden:
 			p.title = "Request refused"
 		}
@@ -110,6 +118,10 @@ func errorHandler(h *handlers.Handlers, log *slog.Logger) echo.HTTPErrorHandler 
 func writeProblem(h *handlers.Handlers, c echo.Context, p problem, reqID string) error {
 	switch {
 	case wantsJSON(c):
+		if p.bodyLimit {
+			p.message = "The request body is larger than the 1 MB the API accepts for a JSON body: send less at once (files go to the import and batch-file endpoints, which take more)."
+			p.field = "body"
+		}
 		body := map[string]string{"error": p.message}
 		if p.field != "" {
 			body["field"] = p.field
