@@ -4,6 +4,9 @@
 // The import phase writes a CSV file of --rows generated recipients,
 // uploads it, imports it with importer.Run (no job engine), then uploads
 // and imports the same file again (every row then exists: the update path).
+// Each import is measured beside the sqlite3 shell on a copy of the
+// database in the same state: .import of the file into a new table, then
+// INSERT ... SELECT of the recipients and their visitor IDs from it.
 //
 // The sync phase fills a fresh database with set-based SQL (--rows
 // recipients, 80% with a visitor ID; a segment of --members members of the
@@ -36,6 +39,11 @@
 // sqlite3 shell, on a copy of the database in the same state, INSERT ...
 // SELECT-ing the visitor IDs into a segment's members. With --phase all it
 // too runs in a process of its own.
+//
+// With --growth 100000,1000000,5000000 it runs only the sync phase, once at
+// each size (as many recipients as members), and prints how the time grows
+// from one size to the next as the exponent k of time ~ size^k: 1 is
+// linear, and above 1.15 the run fails.
 //
 // A PostgreSQL URL names a server: each run creates a database of its own
 // there and drops it afterwards (--keep keeps the last one for EXPLAIN). The
