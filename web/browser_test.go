@@ -67,6 +67,7 @@ func TestBrowserDemoOperatorsAndCard(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="error-login"]`))); err != nil {
 		t.Fatalf("empty form: %v", err)
 	}
+	webtest.Axe(t, ctx, "operator-form-errors")
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/admin/operators"),
 		chromedp.Click(chromedp.CSS(`[data-testid="operator-trainee"] a`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="operator-entitlements"]`)),
@@ -121,6 +122,7 @@ func TestBrowserAdminGrantsEntitlementWithoutReload(t *testing.T) {
 		t.Fatalf("toggle did not turn on: %v", err)
 	}
 	webtest.Screenshot(t, ctx, "operators")
+	webtest.Axe(t, ctx, "operators-toast")
 	kept, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__noReload === true`))
 	if err != nil || !kept {
 		t.Fatalf("the page was reloaded (%v)", err)
