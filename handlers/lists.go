@@ -76,7 +76,7 @@ func (h *Handlers) CreateList(c echo.Context) error {
 
 func (h *Handlers) listCard(c echo.Context, status int, vm lists.CardVM) error {
 	ctx := c.Request().Context()
-	members, err := h.Store.ListMembers(ctx, vm.List.ID, c.QueryParam("search"), pageRequest(c))
+	members, err := h.Store.BrowseListMembers(ctx, vm.List, c.QueryParam("search"), keysetOf(c))
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func (h *Handlers) listCard(c echo.Context, status int, vm lists.CardVM) error {
 			return err
 		}
 	}
-	vm.URL = components.ListURL{Path: lists.Href(vm.List), Query: queryOf(c, "search", "page")}
+	vm.URL = components.ListURL{Path: lists.Href(vm.List), Query: queryOf(c, "search", "pageSize")}
 	if wantsFragment(c, lists.MembersID) {
 		return render(c, status, lists.Members(vm))
 	}

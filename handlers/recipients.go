@@ -19,8 +19,8 @@ var recipientsCrumbs = []layouts.Crumb{{Label: "Profiles and Targets"}, {Label: 
 // ListRecipients shows Profiles and Targets › Recipients.
 func (h *Handlers) ListRecipients(c echo.Context) error {
 	ctx := c.Request().Context()
-	page, err := h.Store.ListRecipients(ctx, models.RecipientQuery{Search: c.QueryParam("search"), Sort: c.QueryParam("sort"),
-		Descending: c.QueryParam("desc") == "1", PageRequest: pageRequest(c)})
+	page, err := h.Store.BrowseRecipients(ctx, models.RecipientQuery{Search: c.QueryParam("search"), Sort: c.QueryParam("sort"),
+		Descending: c.QueryParam("desc") == "1"}, keysetOf(c))
 	if err != nil {
 		return err
 	}
@@ -32,7 +32,7 @@ func (h *Handlers) ListRecipients(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vm := recipients.ListVM{URL: components.ListURL{Path: "/recipients", Query: queryOf(c, "search", "sort", "desc", "page")}, Page: page, Visitors: visitors}
+	vm := recipients.ListVM{URL: components.ListURL{Path: "/recipients", Query: queryOf(c, "search", "sort", "desc", "pageSize")}, Page: page, Visitors: visitors}
 	if wantsFragment(c, recipients.ResultsID) {
 		return render(c, http.StatusOK, recipients.Results(vm))
 	}
@@ -43,6 +43,13 @@ func (h *Handlers) ListRecipients(c echo.Context) error {
 		{Label: "Import recipients…", Href: "/recipients/import", TestID: "import-recipients"},
 	}
 	return render(c, http.StatusOK, recipients.List(f, vm))
+}
+
+// keysetOf reads a keyset page's cursor (after, before, last) and size
+// from the query string.
+func keysetOf(c echo.Context) models.Keyset {
+	return models.Keyset{After: c.QueryParam("after"), Before: c.QueryParam("before"), Last: c.QueryParam("last") == "1",
+		Limit: pageRequest(c).PageSize}
 }
 
 func recipientInput(c echo.Context) models.RecipientInput {

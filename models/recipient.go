@@ -253,16 +253,51 @@ var RecipientSorts = map[string]string{
 	"email": "email", "firstName": "first_name", "lastName": "last_name", "crmId": "crm_id", "created": "created_at", "modified": "updated_at",
 }
 
+// searchRecipients keeps the recipients whose e-mail, name or CRM ID
+// contains the term, ignoring case, or one of whose visitor IDs starts
+// with it. Substrings cannot use an index: every row is read, so the
+// comparisons stay in the database. On SQLite LOWER is a Go function (a
+// call out of C per row), so it is used only where the term needs Unicode
+// folding: e-mail addresses are stored lower-cased, and SQLite's LIKE
+// already ignores the case of ASCII letters.
 func (s *Store) searchRecipients(db *gorm.DB, term string) *gorm.DB {
 	term = strings.TrimSpace(term)
 	if term == "" {
 		return db
 	}
-	p := "%" + likeEscape(term) + "%"
-	// Visitor IDs are matched by prefix, which their index serves.
-	visitor := s.q(db.Statement.Context).Model(&VisitorID{}).Select("recipient_id").Where(`visitor_id LIKE ? ESCAPE '\'`, likeEscape(term)+"%")
-	return db.Where(`email LIKE LOWER(?) ESCAPE '\' OR LOWER(first_name) LIKE LOWER(?) ESCAPE '\' OR LOWER(last_name) LIKE LOWER(?) ESCAPE '\'
-		OR LOWER(crm_id) LIKE LOWER(?) ESCAPE '\' OR id IN (?)`, p, p, p, p, visitor)
+	p := "%" + likeEscape(strings.ToLower(term)) + "%"
+	var conds []string
+	args := []any{p}
+	conds = append(conds, `email LIKE ? ESCAPE '\'`)
+	fold := "LOWER(%s) LIKE ? ESCAPE '\\'"
+	if s.dialect == SQLite && isASCII(term) {
+		fold = "%s LIKE ? ESCAPE '\\'"
+	}
+	for _, col := range []string{"first_name", "last_name", "crm_id"} {
+		conds = append(conds, fmt.Sprintf(fold, col))
+		args = append(args, p)
+	}
+	// A visitor ID is 38 digits, found by its prefix: a range of its index.
+	if isDigits(term) {
+		prefix := s.q(db.Statement.Context).Model(&VisitorID{}).Select("recipient_id")
+		if s.dialect == SQLite {
+			prefix = prefix.Where("visitor_id >= ? AND visitor_id < ?", term, term+":") // ':' follows '9'
+		} else {
+			prefix = prefix.Where("visitor_id LIKE ?", term+"%") // digits: nothing to escape
+		}
+		conds = append(conds, "id IN (?)")
+		args = append(args, prefix)
+	}
+	return db.Where(strings.Join(conds, " OR "), args...)
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // ListRecipients returns one page of recipients.
@@ -286,6 +321,88 @@ func (s *Store) ListRecipients(ctx context.Context, q RecipientQuery) (Page[*Rec
 		return Page[*Recipient]{}, fmt.Errorf("list recipients: %w", err)
 	}
 	return NewPage(q.PageRequest, total, out), nil
+}
+
+// recipientColumns are the recipients' sort keys as keyset columns.
+func recipientColumn(sort string, desc bool, table string) (keysetColumn, func(*Recipient) (any, int64)) {
+	col, ok := RecipientSorts[sort]
+	if !ok {
+		col = "email"
+	}
+	key := func(r *Recipient) (any, int64) {
+		switch col {
+		case "first_name":
+			return r.FirstName, r.ID
+		case "last_name":
+			return r.LastName, r.ID
+		case "crm_id":
+			return r.CRMID, r.ID
+		case "created_at":
+			return r.CreatedAt, r.ID
+		case "updated_at":
+			return r.UpdatedAt, r.ID
+		}
+		return r.Email, r.ID
+	}
+	return keysetColumn{name: table + col, id: table + "id", nullable: col == "crm_id", desc: desc}, key
+}
+
+// BrowseRecipients returns one keyset page of recipients, searched and
+// sorted, for the console: exact totals for small tables, an estimate for
+// a large one, no total for a search of a large one unless the search fits
+// in its first page.
+func (s *Store) BrowseRecipients(ctx context.Context, q RecipientQuery, k Keyset) (KeysetPage[*Recipient], error) {
+	k = k.normalize()
+	total, exact, err := s.estimateRows(ctx, "recipients")
+	if err != nil {
+		return KeysetPage[*Recipient]{}, err
+	}
+	search := strings.TrimSpace(q.Search) != ""
+	if search {
+		total, exact, err = s.countSearch(ctx, s.searchRecipients(s.q(ctx).Model(&Recipient{}), q.Search), exact)
+		if err != nil {
+			return KeysetPage[*Recipient]{}, fmt.Errorf("count recipients: %w", err)
+		}
+	}
+	col, key := recipientColumn(q.Sort, q.Descending, "")
+	return browse(s, s.searchRecipients(s.q(ctx).Model(&Recipient{}), q.Search), col, k, total, exact, key)
+}
+
+// countSearch counts a search's rows when the table is small (exact is
+// the table's count being exact); else it returns -1, unknown.
+func (s *Store) countSearch(_ context.Context, db *gorm.DB, small bool) (int64, bool, error) {
+	if !small {
+		return -1, false, nil
+	}
+	var n int64
+	err := db.Select("COUNT(*)").Scan(&n).Error
+	return n, true, err
+}
+
+// browse runs a keyset query and makes its page. A Last page of an exact
+// total holds the rows after the last full page, so pages stay aligned.
+func browse[T any](s *Store, db *gorm.DB, col keysetColumn, k Keyset, total int64, exact bool, key func(T) (any, int64)) (KeysetPage[T], error) {
+	size := k.Limit
+	if k.Last && k.After == "" && k.Before == "" && exact && total > 0 {
+		if rest := int(total % int64(size)); rest > 0 {
+			k.Limit = rest
+		}
+	}
+	db, backward, from, err := s.keysetQuery(db, col, k)
+	if err != nil {
+		return KeysetPage[T]{}, err
+	}
+	var rows []T
+	if err := db.Find(&rows).Error; err != nil {
+		return KeysetPage[T]{}, fmt.Errorf("page: %w", err)
+	}
+	p := keysetPage(rows, k, backward, from, total, exact, key)
+	if !p.TotalKnown && p.Next == "" && p.Prev == "" {
+		// Everything found fits in one page: that is the count.
+		p.Total, p.TotalKnown, p.Estimated = int64(len(p.Items)), true, false
+	}
+	p.Limit = size
+	return p, nil
 }
 
 // VisitorIDCounts returns how many visitor IDs each recipient has.

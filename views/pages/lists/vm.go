@@ -8,6 +8,7 @@ import (
 
 	"audiencebridge/models"
 	"audiencebridge/views/components"
+	"audiencebridge/views/pages/recipients"
 )
 
 // ResultsID and MembersID are the elements HTMX refreshes.
@@ -61,7 +62,7 @@ type FormVM struct {
 type CardVM struct {
 	List       *models.List
 	URL        components.ListURL
-	Members    models.Page[*models.Recipient]
+	Members    models.KeysetPage[*models.Recipient]
 	CSRF       string
 	AddEmails  string
 	AddProblem string
@@ -73,8 +74,8 @@ type CardVM struct {
 func (vm CardVM) Regular() bool { return vm.List.Type == models.RegularList }
 
 // Pager is the members' pager.
-func (vm CardVM) Pager() components.Pager {
-	return components.PagerFor(vm.Members, vm.URL, "#"+MembersID)
+func (vm CardVM) Pager() recipients.KeysetPager {
+	return recipients.PagerOf(vm.Members, vm.URL, "#"+MembersID)
 }
 
 // ID is the list id as text.

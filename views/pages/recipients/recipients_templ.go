@@ -273,7 +273,7 @@ func Results(vm ListVM) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = components.PagerBar(vm.Pager()).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = Pager(vm.Pager()).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -17,12 +17,12 @@ const ResultsID = "recipient-results"
 // ListVM is the recipients table.
 type ListVM struct {
 	URL      components.ListURL
-	Page     models.Page[*models.Recipient]
+	Page     models.KeysetPage[*models.Recipient]
 	Visitors map[int64]int
 }
 
 // Pager is the table's pager.
-func (vm ListVM) Pager() components.Pager { return components.PagerFor(vm.Page, vm.URL, "#"+ResultsID) }
+func (vm ListVM) Pager() KeysetPager { return PagerOf(vm.Page, vm.URL, "#"+ResultsID) }
 
 // Href is a recipient's page.
 func Href(r *models.Recipient) string { return "/recipients/" + strconv.FormatInt(r.ID, 10) }
