@@ -67,6 +67,9 @@ func measureLoad(ctx context.Context, dsn string, rows int, opt *pagesOptions, n
 	}
 	defer func() { _ = stop() }()
 
+	// A segment's change queues its lists' syncs a moment later, so that a
+	// burst of changes makes one; here syncs are to follow each other.
+	c.sync.ChangeDelay = time.Millisecond
 	syncCtx, stopSyncs := context.WithCancel(ctx)
 	var syncs, failed atomic.Int64
 	var syncErr error
