@@ -58,10 +58,15 @@ test: check-generated check-assets vet test-sqlite test-postgres
 # bench/results.json. Then how the sync grows from BENCH_GROWTH members
 # (bench/growth.json), and the Go benchmarks. It takes a quarter of an
 # hour, which is why CI does not run it.
+# The console's pages and the load run on PostgreSQL too: on
+# AB_TEST_POSTGRES's server, else a throwaway cluster (skipped when
+# PostgreSQL is not installed).
 BENCH_REPEAT ?= 3
 BENCH_GROWTH ?= 100000,1000000,5000000
 bench:
 	$(GO) run ./cmd/abbench --phase all --repeat $(BENCH_REPEAT)
+	./.ci/with-postgres bash -c '$(GO) run ./cmd/abbench --phase pages --database "$$AB_TEST_POSTGRES" --out bench/pages-postgres.json && \
+	  $(GO) run ./cmd/abbench --phase load --database "$$AB_TEST_POSTGRES" --out bench/load-postgres.json'
 	$(GO) run ./cmd/abbench --growth $(BENCH_GROWTH) --baseline=false --out bench/growth.json
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
