@@ -45,6 +45,19 @@
 // from one size to the next as the exponent k of time ~ size^k: 1 is
 // linear, and above 1.15 the run fails.
 //
+// The pages phase (pagesphase.go) generates --rows recipients as the sync
+// phase does, 200 regular lists (one of 70% of them), 10 shared-audience
+// lists synchronised once and ~1,000 segments, starts the console as serve
+// does on a localhost listener, signs --sessions operators in through the
+// login form and has them ask for each page (the lists, the recipients'
+// first page, a deep one through the pager, a search, the library, the
+// largest list's members first and deep) for --duration: p50, p99 and
+// requests/s against the 50 ms target. The load phase (loadphase.go) has
+// --load-sessions browse a mix of those pages and their HTMX fragments for
+// --load-duration while shared audiences change and sync one after the
+// other with the real worker; any 5xx or locked database fails it. With
+// --phase all both run, each in a process of its own.
+//
 // A PostgreSQL URL names a server: each run creates a database of its own
 // there and drops it afterwards (--keep keeps the last one for EXPLAIN). The
 // sync phase has no baseline on PostgreSQL.
