@@ -8,6 +8,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -48,10 +49,13 @@ type Store struct {
 	// operator, entitlements and unread count) as prepared statements:
 	// preparing them again for each request was a tenth of a page's CPU.
 	// Not for statements whose text varies, which would fill its cache.
-	hot   *gorm.DB
-	inTx  bool
-	sqlTx *sql.Tx // the open transaction on SQLite
-	pgTx  pgx.Tx  // the open transaction on PostgreSQL
+	hot *gorm.DB
+	// searches bounds the substring searches of large tables that run at
+	// once (see searchSlot).
+	searches chan struct{}
+	inTx     bool
+	sqlTx    *sql.Tx // the open transaction on SQLite
+	pgTx     pgx.Tx  // the open transaction on PostgreSQL
 }
 
 // IsPostgresURL reports whether a --database value selects PostgreSQL.
@@ -115,7 +119,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if dialect == SQLite {
 		sqlDB.SetMaxOpenConns(8)
 	}
-	s := &Store{db: db, dialect: dialect, Now: func() time.Time { return time.Now().UTC() }, pgPool: pool, hot: db.Session(&gorm.Session{PrepareStmt: true})}
+	s := &Store{db: db, dialect: dialect, Now: func() time.Time { return time.Now().UTC() }, pgPool: pool, hot: db.Session(&gorm.Session{PrepareStmt: true}),
+		searches: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := s.Ping(pingCtx); err != nil {

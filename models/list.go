@@ -380,6 +380,13 @@ func (s *Store) BrowseListMembers(ctx context.Context, l *List, search string, k
 	}
 	total, exact := l.Size, true
 	if strings.TrimSpace(search) != "" {
+		if l.Size > ExactCountLimit {
+			release, err := s.searchSlot(ctx)
+			if err != nil {
+				return KeysetPage[*Recipient]{}, err
+			}
+			defer release()
+		}
 		db = s.searchRecipients(db, search)
 		if total, exact, err = s.countSearch(ctx, db.Session(&gorm.Session{}), l.Size <= ExactCountLimit); err != nil {
 			return KeysetPage[*Recipient]{}, fmt.Errorf("count members: %w", err)

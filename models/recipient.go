@@ -303,6 +303,17 @@ func isASCII(s string) bool {
 // ListRecipients returns one page of recipients.
 func (s *Store) ListRecipients(ctx context.Context, q RecipientQuery) (Page[*Recipient], error) {
 	q.PageRequest = q.PageRequest.Normalize()
+	if strings.TrimSpace(q.Search) != "" {
+		if _, small, err := s.estimateRows(ctx, "recipients"); err != nil {
+			return Page[*Recipient]{}, err
+		} else if !small {
+			release, err := s.searchSlot(ctx)
+			if err != nil {
+				return Page[*Recipient]{}, err
+			}
+			defer release()
+		}
+	}
 	db := s.searchRecipients(s.q(ctx).Model(&Recipient{}), q.Search)
 	var total int64
 	if err := db.Count(&total).Error; err != nil {
@@ -358,6 +369,13 @@ func (s *Store) BrowseRecipients(ctx context.Context, q RecipientQuery, k Keyset
 		return KeysetPage[*Recipient]{}, err
 	}
 	search := strings.TrimSpace(q.Search) != ""
+	if search && !exact {
+		release, err := s.searchSlot(ctx)
+		if err != nil {
+			return KeysetPage[*Recipient]{}, err
+		}
+		defer release()
+	}
 	if search {
 		total, exact, err = s.countSearch(ctx, s.searchRecipients(s.q(ctx).Model(&Recipient{}), q.Search), exact)
 		if err != nil {
@@ -366,6 +384,22 @@ func (s *Store) BrowseRecipients(ctx context.Context, q RecipientQuery, k Keyset
 	}
 	col, key := recipientColumn(q.Sort, q.Descending, "")
 	return browse(s, s.searchRecipients(s.q(ctx).Model(&Recipient{}), q.Search), col, k, total, exact, key)
+}
+
+// searchSlot waits for one of the few slots of substring searches of a
+// large table, which read every row: with one per two cores, the other
+// pages keep a core however many operators search at once, and searches
+// queue instead of starving everyone. It returns the slot's release.
+func (s *Store) searchSlot(ctx context.Context) (func(), error) {
+	if s.searches == nil {
+		return func() {}, nil
+	}
+	select {
+	case s.searches <- struct{}{}:
+		return func() { <-s.searches }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait to search: %w", ctx.Err())
+	}
 }
 
 // countSearch counts a search's rows when the table is small (exact is

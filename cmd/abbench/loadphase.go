@@ -111,8 +111,8 @@ func measureLoad(ctx context.Context, dsn string, rows int, opt *pagesOptions, n
 	case r.Syncs == 0:
 		r.Check = "no background sync finished"
 	}
-	fmt.Fprintf(os.Stderr, "abbench: %s run %d: load %d requests, %.0f/s, p50 %.1f ms, p99 %.1f ms, %d syncs, %s\n",
-		c.store.Dialect(), n, r.Requests, r.RPS, r.P50Ms, r.P99Ms, r.Syncs, r.Check)
+	fmt.Fprintf(os.Stderr, "abbench: %s run %d: load %d requests, %.0f/s, p50 %.1f ms, p99 %.1f ms (without searches: p50 %.1f ms, p99 %.1f ms), %d syncs, %s\n",
+		c.store.Dialect(), n, r.Requests, r.RPS, r.P50Ms, r.P99Ms, r.BrowseP50Ms, r.BrowseP99Ms, r.Syncs, r.Check)
 	return []result{r}, nil
 }
 

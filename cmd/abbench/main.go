@@ -131,14 +131,18 @@ type result struct {
 	BaselineRSSMB float64 `json:"baselinePeakRssMB,omitempty"`
 
 	// A page's latencies (the pages and load phases, pagesphase.go).
-	Phase       string  `json:"phase,omitempty"`
-	Path        string  `json:"path,omitempty"`
-	Sessions    int     `json:"sessions,omitempty"`
-	Requests    int64   `json:"requests,omitempty"`
-	RPS         float64 `json:"requestsPerSecond,omitempty"`
-	P50Ms       float64 `json:"p50Ms,omitempty"`
-	P99Ms       float64 `json:"p99Ms,omitempty"`
-	MaxMs       float64 `json:"maxMs,omitempty"`
+	Phase    string  `json:"phase,omitempty"`
+	Path     string  `json:"path,omitempty"`
+	Sessions int     `json:"sessions,omitempty"`
+	Requests int64   `json:"requests,omitempty"`
+	RPS      float64 `json:"requestsPerSecond,omitempty"`
+	P50Ms    float64 `json:"p50Ms,omitempty"`
+	P99Ms    float64 `json:"p99Ms,omitempty"`
+	MaxMs    float64 `json:"maxMs,omitempty"`
+	// The same without the requests that search (a substring search reads
+	// every row), when some did.
+	BrowseP50Ms float64 `json:"browseP50Ms,omitempty"`
+	BrowseP99Ms float64 `json:"browseP99Ms,omitempty"`
 	Errors5xx   int64   `json:"errors5xx,omitempty"`
 	Locked      int64   `json:"databaseLocked,omitempty"`
 	Syncs       int64   `json:"syncs,omitempty"`

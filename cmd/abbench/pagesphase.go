@@ -429,6 +429,7 @@ type pageVisit struct {
 type latencies struct {
 	mu        sync.Mutex
 	durations []time.Duration
+	browsing  []time.Duration // those of the requests that search nothing
 	statuses  map[int]int
 	locked    int
 	failures  []string
@@ -448,6 +449,9 @@ func (l *latencies) add(d time.Duration, status int, body string, err error, pat
 		return
 	}
 	l.durations = append(l.durations, d)
+	if !strings.Contains(path, "search=") {
+		l.browsing = append(l.browsing, d)
+	}
 	l.statuses[status]++
 	if strings.Contains(body, "database is locked") || strings.Contains(body, "SQLITE_BUSY") {
 		l.locked++
@@ -461,14 +465,19 @@ func (l *latencies) add(d time.Duration, status int, body string, err error, pat
 // check that every answer was a 200.
 func (l *latencies) fill(r *result, secs float64) {
 	slices.Sort(l.durations)
-	ms := func(q float64) float64 {
-		if len(l.durations) == 0 {
+	slices.Sort(l.browsing)
+	quantile := func(ds []time.Duration, q float64) float64 {
+		if len(ds) == 0 {
 			return 0
 		}
-		return float64(l.durations[min(len(l.durations)-1, int(q*float64(len(l.durations))))].Microseconds()) / 1000
+		return float64(ds[min(len(ds)-1, int(q*float64(len(ds))))].Microseconds()) / 1000
 	}
+	ms := func(q float64) float64 { return quantile(l.durations, q) }
 	r.Requests = int64(len(l.durations)) + int64(l.statuses[0])
 	r.RPS, r.P50Ms, r.P99Ms, r.MaxMs = float64(len(l.durations))/secs, ms(0.50), ms(0.99), ms(1)
+	if len(l.browsing) < len(l.durations) {
+		r.BrowseP50Ms, r.BrowseP99Ms = quantile(l.browsing, 0.50), quantile(l.browsing, 0.99)
+	}
 	for status, n := range l.statuses {
 		if status >= 500 {
 			r.Errors5xx += int64(n)
