@@ -221,16 +221,33 @@ func TestTwoWorkersSyncFiftyListsOncePerRequest(t *testing.T) {
 	}
 
 	// Who ran what, from the workers' logs: every run once, and never by
-	// the console.
-	ran := map[int64][]string{}
-	perWorker := map[string]int{}
-	for _, w := range workers {
-		for _, e := range faultLogEntries(t, w) {
-			if e.Msg == "import sync succeeded" {
-				ran[e.Run] = append(ran[e.Run], w.name)
-				perWorker[w.name]++
+	// the console. A worker logs a run's success just after committing it,
+	// so the last lines may still be on their way through the pipe.
+	var ran map[int64][]string
+	var perWorker map[string]int
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		ran, perWorker = map[int64][]string{}, map[string]int{}
+		for _, w := range workers {
+			for _, e := range faultLogEntries(t, w) {
+				if e.Msg == "import sync succeeded" {
+					ran[e.Run] = append(ran[e.Run], w.name)
+					perWorker[w.name]++
+				}
 			}
 		}
+		logged := 0
+		for _, mine := range runs {
+			for _, r := range mine {
+				if len(ran[r.ID]) > 0 {
+					logged++
+				}
+			}
+		}
+		if logged == total || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, w := range workers {
 		select {
 		case <-w.done:
 			t.Errorf("the %s process exited during the test\n%s", w.name, w.logs())
