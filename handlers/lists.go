@@ -23,11 +23,11 @@ const MaxEmailsPerAdd = 5000
 // ListLists shows Profiles and Targets › Lists.
 func (h *Handlers) ListLists(c echo.Context) error {
 	page, err := h.Store.ListLists(c.Request().Context(), models.ListQuery{Search: c.QueryParam("search"), Type: c.QueryParam("type"),
-		Sort: c.QueryParam("sort"), Descending: c.QueryParam("desc") == "1", PageRequest: pageRequest(c)})
+		Sort: c.QueryParam("sort"), Descending: c.QueryParam("desc") == "1", Summary: true, PageRequest: pageRequest(c)})
 	if err != nil {
 		return err
 	}
-	runs, err := h.Store.RunsByIDs(c.Request().Context(), lastRunIDs(page.Items))
+	runs, err := h.Store.RunSummaries(c.Request().Context(), lastRunIDs(page.Items))
 	if err != nil {
 		return err
 	}

@@ -519,6 +519,23 @@ func (s *Store) RunsByIDs(ctx context.Context, ids []int64) (map[int64]*Run, err
 	return out, nil
 }
 
+// RunSummaries is RunsByIDs with only what a table's "last sync" cell
+// shows: status, error and the counts of the match rate.
+func (s *Store) RunSummaries(ctx context.Context, ids []int64) (map[int64]*Run, error) {
+	out := make(map[int64]*Run, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var runs []*Run
+	if err := s.q(ctx).Select("id", "status", "error", "received", "reconciled").Where("id IN ?", ids).Find(&runs).Error; err != nil {
+		return nil, fmt.Errorf("load runs: %w", err)
+	}
+	for _, r := range runs {
+		out[r.ID] = r
+	}
+	return out, nil
+}
+
 // QueueDepth counts the job engine's jobs by state (available, running,
 // scheduled, retryable…), for /metrics and the diagnostics page.
 func (s *Store) QueueDepth(ctx context.Context) (map[string]int64, error) {

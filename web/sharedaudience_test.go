@@ -150,6 +150,14 @@ func TestSharedAudienceWindowPreviewSaveAndSync(t *testing.T) {
 		t.Errorf("list has %d members, want %d", n, f.people)
 	}
 
+	// The Lists table's last-sync cell: the run's status and match rate,
+	// computed here from the fixture's counts.
+	rate := fmt.Sprintf("%.1f%% matched", 100*float64(f.reconciled)/float64(f.received))
+	cell := admin.Get("/lists").Text(`[data-testid="list-` + l.InternalName + `"] [data-testid="list-last-sync"]`)
+	if !strings.Contains(cell, "Succeeded") || !strings.Contains(cell, rate) {
+		t.Errorf("the Lists table's last sync reads %q, want Succeeded and %s", cell, rate)
+	}
+
 	page := admin.Get(saved.Location())
 	if got := page.Text(`[data-testid="list-size"]`); got != strconv.FormatInt(f.people, 10) {
 		t.Errorf("page size %q", got)
