@@ -49,26 +49,9 @@ func isExport(r result) bool { return r.Step == "export" || r.Step == "re-export
 // exportPhase measures the export of every recipient to a new audience on
 // fresh databases.
 func exportPhase(ctx context.Context, database string, want exportWant, opt syncOptions, repeat int, keep bool) ([]result, error) {
-	var results []result
-	for i := 1; i <= repeat; i++ {
-		dsn, cleanup, err := freshDatabase(ctx, database, opt.tmp, fmt.Sprintf("export%d", i))
-		if err != nil {
-			return results, err
-		}
-		rs, err := measureExport(ctx, dsn, want, opt, i)
-		results = append(results, rs...)
-		if keep && i == repeat {
-			fmt.Fprintf(os.Stderr, "abbench: kept %s\n", dsn)
-			cleanup = func() error { return nil }
-		}
-		if cerr := cleanup(); cerr != nil && err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return results, err
-		}
-	}
-	return results, nil
+	return onFreshDatabases(ctx, database, opt.tmp, "export", repeat, keep, func(dsn string, i int) ([]result, error) {
+		return measureExport(ctx, dsn, want, opt, i)
+	})
 }
 
 // measureExport generates the recipients, makes a workflow exporting all of

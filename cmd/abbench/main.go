@@ -315,37 +315,29 @@ func importPhase(ctx context.Context, database, tmp string, rows, repeat int, cp
 		}
 		defer pprof.StopCPUProfile()
 	}
-	var results []result
-	for i := 1; i <= repeat; i++ {
-		dsn, cleanup, err := freshDatabase(ctx, database, tmp, fmt.Sprintf("run%d", i))
-		if err != nil {
-			return results, err
-		}
-		rs, err := measure(ctx, dsn, file, want, i, tmp, withBaseline)
-		results = append(results, rs...)
-		if keep && i == repeat {
-			fmt.Fprintf(os.Stderr, "abbench: kept %s\n", dsn)
-			cleanup = func() error { return nil }
-		}
-		if cerr := cleanup(); cerr != nil && err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return results, err
-		}
-	}
-	return results, nil
+	return onFreshDatabases(ctx, database, tmp, "run", repeat, keep, func(dsn string, i int) ([]result, error) {
+		return measure(ctx, dsn, file, want, i, tmp, withBaseline)
+	})
 }
 
 // syncPhase measures the import sync on fresh databases.
 func syncPhase(ctx context.Context, database string, want syncWant, opt syncOptions, repeat int, keep bool) ([]result, error) {
+	return onFreshDatabases(ctx, database, opt.tmp, "sync", repeat, keep, func(dsn string, i int) ([]result, error) {
+		return measureSync(ctx, dsn, want, opt, i)
+	})
+}
+
+// onFreshDatabases runs measure repeat times, each on a new database
+// (named prefix and the run's number) that is removed afterwards, but for
+// the last one with keep.
+func onFreshDatabases(ctx context.Context, database, tmp, prefix string, repeat int, keep bool, measure func(dsn string, run int) ([]result, error)) ([]result, error) {
 	var results []result
 	for i := 1; i <= repeat; i++ {
-		dsn, cleanup, err := freshDatabase(ctx, database, opt.tmp, fmt.Sprintf("sync%d", i))
+		dsn, cleanup, err := freshDatabase(ctx, database, tmp, fmt.Sprintf("%s%d", prefix, i))
 		if err != nil {
 			return results, err
 		}
-		rs, err := measureSync(ctx, dsn, want, opt, i)
+		rs, err := measure(dsn, i)
 		results = append(results, rs...)
 		if keep && i == repeat {
 			fmt.Fprintf(os.Stderr, "abbench: kept %s\n", dsn)

@@ -533,35 +533,13 @@ func warm(ctx context.Context, sessions []*browser, v pageVisit) {
 
 // pagesPhase measures page latencies on fresh databases.
 func pagesPhase(ctx context.Context, database string, rows int, opt *pagesOptions, repeat int, keep bool, load bool) ([]result, error) {
-	var results []result
-	for i := 1; i <= repeat; i++ {
-		name := fmt.Sprintf("pages%d", i)
-		if load {
-			name = fmt.Sprintf("load%d", i)
-		}
-		dsn, cleanup, err := freshDatabase(ctx, database, opt.tmp, name)
-		if err != nil {
-			return results, err
-		}
-		var rs []result
-		if load {
-			rs, err = measureLoad(ctx, dsn, rows, opt, i)
-		} else {
-			rs, err = measurePages(ctx, dsn, rows, opt, i)
-		}
-		results = append(results, rs...)
-		if keep && i == repeat {
-			fmt.Fprintf(os.Stderr, "abbench: kept %s\n", dsn)
-			cleanup = func() error { return nil }
-		}
-		if cerr := cleanup(); cerr != nil && err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return results, err
-		}
+	prefix, measure := "pages", measurePages
+	if load {
+		prefix, measure = "load", measureLoad
 	}
-	return results, nil
+	return onFreshDatabases(ctx, database, opt.tmp, prefix, repeat, keep, func(dsn string, i int) ([]result, error) {
+		return measure(ctx, dsn, rows, opt, i)
+	})
 }
 
 // prepareConsole generates the data and starts the console on it with
