@@ -48,8 +48,13 @@ func (w *SchedulerWorker) Work(ctx context.Context, _ *river.Job[SchedulerArgs])
 	return w.Service.Tick(ctx)
 }
 
-// Tick queues the syncs that are due, revives orphaned runs and, every
-// PollEvery, polls a remote library.
+// pruneImportRowsPerTick bounds the staging rows one tick deletes: a
+// million-row import is cleared within a few ticks.
+const pruneImportRowsPerTick = 500_000
+
+// Tick queues the syncs that are due, revives orphaned runs, prunes the
+// staging rows of ended imports and, every PollEvery, polls a remote
+// library.
 func (s *Service) Tick(ctx context.Context) error {
 	due, err := s.Store.DueLists(ctx)
 	if err != nil {
@@ -83,6 +88,10 @@ func (s *Service) Tick(ctx context.Context) error {
 		if err := s.revive(ctx, r); err != nil {
 			s.log().Error("orphaned run not taken over", "run", r.ID, "error", err)
 		}
+	}
+	// The staging rows of ended imports go in short transactions.
+	if _, err := s.Store.PruneImportStaging(ctx, pruneImportRowsPerTick); err != nil {
+		s.log().Error("staging rows of ended imports not pruned", "error", err)
 	}
 	every := s.PollEvery
 	if every <= 0 {

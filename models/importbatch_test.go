@@ -257,9 +257,17 @@ func TestImportDuplicatesAcrossBatchesAndRepeatedCRMIDs(t *testing.T) {
 	if found, _, _ := s.RecipientsByEmail(ctx, []string{email(6998), email(100)}); len(found) != 0 {
 		t.Errorf("rejected rows were applied: %+v", found)
 	}
-	// The staging rows go once the import has ended.
+	// The staging rows go once the import has ended, when the scheduler
+	// prunes them: in chunks, all of them.
 	db, _ := s.SQL()
-	var staged int
+	var staged int64
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM import_rows WHERE import_id = $1`, imp.ID).Scan(&staged); err != nil || staged == 0 {
+		t.Fatalf("staging rows before the prune: %d %v", staged, err)
+	}
+	pruned, err := s.PruneImportStaging(ctx, 1<<40)
+	if err != nil || pruned != staged {
+		t.Errorf("pruned %d staging rows (%v), want the %d staged", pruned, err, staged)
+	}
 	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM import_rows WHERE import_id = $1`, imp.ID).Scan(&staged); err != nil || staged != 0 {
 		t.Errorf("staging rows left: %d %v", staged, err)
 	}
@@ -512,5 +520,53 @@ func TestImportSkippedRowDoesNotReserveItsCRMID(t *testing.T) {
 	}
 	if bob := recipientByEmail(t, s, "bob@example.com"); bob.CRM() != "C-5" {
 		t.Fatalf("bob = %+v", bob)
+	}
+}
+
+// TestPruneImportStagingSparesRunningImports stages rows of two imports,
+// ends one, and prunes: only the ended import's rows go, and a failed
+// import's go too.
+func TestPruneImportStagingSparesRunningImports(t *testing.T) {
+	s := dbtest.New(t)
+	ctx := context.Background()
+	staged := func(id int64) int64 {
+		t.Helper()
+		db, _ := s.SQL()
+		var n int64
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM import_rows WHERE import_id = $1`, id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	var ids []int64
+	for k := range 3 {
+		imp, err := s.CreateImport(ctx, tester, &models.RecipientImport{FileName: fmt.Sprintf("prune%d.csv", k)}, settingsFor(true), models.ImportTarget{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := []models.ImportRow{
+			{Line: 2, Email: fmt.Sprintf("a%d@example.com", k), Raw: `[]`},
+			{Line: 3, Email: fmt.Sprintf("b%d@example.com", k), Raw: `[]`},
+		}
+		if _, err := s.ApplyImportBatch(ctx, imp.ID, rows, nil, models.BatchProgress{LastLine: 3, RowsRead: 2}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, imp.ID)
+	}
+	if err := s.FinishImport(ctx, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FailImport(ctx, ids[2], "test"); err != nil {
+		t.Fatal(err)
+	}
+	pruned, err := s.PruneImportStaging(ctx, 1<<40)
+	if err != nil || pruned != 4 {
+		t.Fatalf("pruned %d rows (%v), want the 2 of the finished and the 2 of the failed import", pruned, err)
+	}
+	if got := [3]int64{staged(ids[0]), staged(ids[1]), staged(ids[2])}; got != [3]int64{0, 2, 0} {
+		t.Errorf("staging rows per import after the prune: %v, want [0 2 0] (the unfinished one kept)", got)
+	}
+	if again, err := s.PruneImportStaging(ctx, 1<<40); err != nil || again != 0 {
+		t.Errorf("a second prune deleted %d (%v)", again, err)
 	}
 }

@@ -162,16 +162,15 @@ func (s *Store) StartImport(ctx context.Context, id int64) (*RecipientImport, er
 	return s.ImportByID(ctx, id)
 }
 
-// FinishImport ends an import that read its whole file: the staging rows go,
-// the list's size is recounted, and the uploaded file is deleted.
+// FinishImport ends an import that read its whole file: the list's size is
+// recounted and the uploaded file is deleted. Its staging rows are left to
+// PruneImportStaging: deleting a million of them in this transaction held
+// the database's write lock for seconds, and the operator waited for it.
 func (s *Store) FinishImport(ctx context.Context, id int64) error {
 	return s.Tx(ctx, func(tx *Store) error {
 		imp, err := tx.ImportByID(ctx, id)
 		if err != nil {
 			return err
-		}
-		if err := tx.q(ctx).Where("import_id = ?", id).Delete(&importRow{}).Error; err != nil {
-			return fmt.Errorf("clear staging rows: %w", err)
 		}
 		if imp.ListID != nil {
 			if err := tx.refreshListSize(ctx, *imp.ListID); err != nil {
@@ -190,12 +189,10 @@ func (s *Store) FinishImport(ctx context.Context, id int64) error {
 }
 
 // FailImport ends an import with an error the operator can read; what was
-// applied before stays, and the staging rows go.
+// applied before stays, and the staging rows are left to
+// PruneImportStaging.
 func (s *Store) FailImport(ctx context.Context, id int64, reason string) error {
 	return s.Tx(ctx, func(tx *Store) error {
-		if err := tx.q(ctx).Where("import_id = ?", id).Delete(&importRow{}).Error; err != nil {
-			return fmt.Errorf("clear staging rows: %w", err)
-		}
 		imp, err := tx.ImportByID(ctx, id)
 		if err != nil {
 			return err
@@ -208,6 +205,41 @@ func (s *Store) FailImport(ctx context.Context, id int64, reason string) error {
 		return tx.q(ctx).Model(&RecipientImport{}).Where("id = ?", id).
 			Updates(map[string]any{"status": ImportFailed, "finished_at": tx.Now(), "error": reason}).Error
 	})
+}
+
+// pruneChunk is how many staging lines one transaction of
+// PruneImportStaging deletes: a few tens of milliseconds of write lock.
+const pruneChunk = 20_000
+
+// PruneImportStaging deletes the staging rows of ended imports, a chunk of
+// lines per transaction so that other writers get the database between
+// chunks, until none are left or about limit rows are gone. It returns how
+// many it deleted.
+func (s *Store) PruneImportStaging(ctx context.Context, limit int64) (int64, error) {
+	var deleted int64
+	for deleted < limit {
+		// An ended import that still has staging rows, found by a probe of
+		// the staging key per import, and its first line.
+		var next struct {
+			ImportID int64
+			Line     int64
+		}
+		err := s.q(ctx).Raw(`SELECT i.id AS import_id, (SELECT MIN(r.line) FROM import_rows r WHERE r.import_id = i.id) AS line
+			FROM recipient_imports i WHERE i.status IN ? AND EXISTS (SELECT 1 FROM import_rows r WHERE r.import_id = i.id)
+			ORDER BY i.id LIMIT 1`, []ImportStatus{ImportSucceeded, ImportFailed}).Scan(&next).Error
+		if err != nil {
+			return deleted, fmt.Errorf("find staging rows to prune: %w", err)
+		}
+		if next.ImportID == 0 {
+			return deleted, nil
+		}
+		res := s.q(ctx).Where("import_id = ? AND line < ?", next.ImportID, next.Line+pruneChunk).Delete(&importRow{})
+		if res.Error != nil {
+			return deleted, fmt.Errorf("prune staging rows: %w", res.Error)
+		}
+		deleted += res.RowsAffected
+	}
+	return deleted, nil
 }
 
 // ImportRejection is a row that was not imported, with why.

@@ -218,11 +218,19 @@ func (s *Store) RequestListSync(ctx context.Context, req SyncRequest, enqueue Ru
 		now := tx.Now()
 		r := &Run{Kind: ImportRun, ListID: &l.ID, Status: RunQueued, Trigger: req.Trigger, RequestedBy: req.Actor.OperatorID,
 			RetryOf: req.RetryOf, SegmentID: l.SegmentID, DataSourceID: l.DataSourceID, QueuedAt: now}
-		// In a savepoint: a concurrent request may have queued one since.
-		ierr := tx.Tx(ctx, func(sp *Store) error { return sp.q(ctx).Create(r).Error })
-		if errors.Is(ierr, gorm.ErrDuplicatedKey) {
-			run, err = tx.queuedRun(ctx, l.ID)
-			return err
+		// In a savepoint: a concurrent request may have queued one since,
+		// which a worker may even have started by the time it is read
+		// (PostgreSQL reads what others committed): then queue anew.
+		var ierr error
+		for attempt := 0; attempt < 3; attempt++ {
+			ierr = tx.Tx(ctx, func(sp *Store) error { return sp.q(ctx).Create(r).Error })
+			if !errors.Is(ierr, gorm.ErrDuplicatedKey) {
+				break
+			}
+			r.ID = 0
+			if run, err = tx.queuedRun(ctx, l.ID); !errors.Is(err, ErrNotFound) {
+				return err
+			}
 		}
 		if ierr != nil {
 			return fmt.Errorf("queue a run: %w", ierr)
