@@ -45,11 +45,6 @@ type Store struct {
 	Now func() time.Time
 
 	pgPool *pgxpool.Pool // PostgreSQL only: shared with the job engine
-	// hot runs the few fixed statements every request makes (its session,
-	// operator, entitlements and unread count) as prepared statements:
-	// preparing them again for each request was a tenth of a page's CPU.
-	// Not for statements whose text varies, which would fill its cache.
-	hot *gorm.DB
 	// searches bounds the substring searches of large tables that run at
 	// once (see searchSlot).
 	searches chan struct{}
@@ -119,7 +114,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if dialect == SQLite {
 		sqlDB.SetMaxOpenConns(8)
 	}
-	s := &Store{db: db, dialect: dialect, Now: func() time.Time { return time.Now().UTC() }, pgPool: pool, hot: db.Session(&gorm.Session{PrepareStmt: true}),
+	s := &Store{db: db, dialect: dialect, Now: func() time.Time { return time.Now().UTC() }, pgPool: pool,
 		searches: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -274,15 +269,6 @@ func (s *Store) pgxTransaction(ctx context.Context, fn func(tx *Store) error) er
 }
 
 func (s *Store) q(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
-
-// prepared is q for the fixed statements of every request (see hot);
-// inside a transaction it is q.
-func (s *Store) prepared(ctx context.Context) *gorm.DB {
-	if s.hot == nil {
-		return s.q(ctx)
-	}
-	return s.hot.WithContext(ctx)
-}
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 

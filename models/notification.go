@@ -215,7 +215,7 @@ func (s *Store) ListNotifications(ctx context.Context, operatorID int64, pr Page
 // UnreadNotifications counts an operator's unread notifications.
 func (s *Store) UnreadNotifications(ctx context.Context, operatorID int64) (int64, error) {
 	var n int64
-	if err := s.prepared(ctx).Model(&Notification{}).Where("operator_id = ? AND read_at IS NULL", operatorID).Count(&n).Error; err != nil {
+	if err := s.q(ctx).Model(&Notification{}).Where("operator_id = ? AND read_at IS NULL", operatorID).Count(&n).Error; err != nil {
 		return 0, fmt.Errorf("count unread notifications: %w", err)
 	}
 	return n, nil

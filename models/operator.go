@@ -227,11 +227,7 @@ func (s *Store) loadEntitlements(ctx context.Context, ops []*Operator) error {
 		o.Entitlements = []Entitlement{}
 	}
 	var rows []operatorEntitlement
-	db := s.q(ctx)
-	if len(ids) == 1 {
-		db = s.prepared(ctx) // every request's operator: a fixed statement
-	}
-	if err := db.Where("operator_id IN ?", ids).Find(&rows).Error; err != nil {
+	if err := s.q(ctx).Where("operator_id IN ?", ids).Find(&rows).Error; err != nil {
 		return fmt.Errorf("load entitlements: %w", err)
 	}
 	for _, r := range rows {
@@ -246,7 +242,7 @@ func (s *Store) loadEntitlements(ctx context.Context, ops []*Operator) error {
 // OperatorByID loads one operator with its entitlements.
 func (s *Store) OperatorByID(ctx context.Context, id int64) (*Operator, error) {
 	var op Operator
-	if err := s.prepared(ctx).First(&op, id).Error; err != nil {
+	if err := s.q(ctx).First(&op, id).Error; err != nil {
 		return nil, notFound(err, fmt.Sprintf("operator #%d", id))
 	}
 	if err := s.loadEntitlements(ctx, []*Operator{&op}); err != nil {

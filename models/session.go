@@ -78,7 +78,7 @@ func (s *Store) CreateSession(ctx context.Context, operatorID int64, policy Sess
 // session as used. An expired session is deleted.
 func (s *Store) SessionOperator(ctx context.Context, token string, policy SessionPolicy) (*Operator, error) {
 	var sess Session
-	if err := s.prepared(ctx).Where("id_hash = ?", hashToken(token)).First(&sess).Error; err != nil {
+	if err := s.q(ctx).Where("id_hash = ?", hashToken(token)).First(&sess).Error; err != nil {
 		if errors.Is(notFound(err, "session"), ErrNotFound) {
 			return nil, ErrSessionExpired
 		}
@@ -102,7 +102,7 @@ func (s *Store) SessionOperator(ctx context.Context, token string, policy Sessio
 		return nil, ErrSessionExpired
 	}
 	if now.Sub(sess.LastSeenAt) >= touchEvery {
-		if err := s.prepared(ctx).Model(&Session{}).Where("id_hash = ?", sess.IDHash).Update("last_seen_at", now).Error; err != nil {
+		if err := s.q(ctx).Model(&Session{}).Where("id_hash = ?", sess.IDHash).Update("last_seen_at", now).Error; err != nil {
 			return nil, fmt.Errorf("touch session: %w", err)
 		}
 	}
