@@ -513,29 +513,27 @@ func (s *Store) NoteRunRetry(ctx context.Context, id int64, message string) erro
 
 // RunsByIDs loads runs by id, for the last runs of a page of lists.
 func (s *Store) RunsByIDs(ctx context.Context, ids []int64) (map[int64]*Run, error) {
-	out := make(map[int64]*Run, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var runs []*Run
-	if err := s.q(ctx).Where("id IN ?", ids).Find(&runs).Error; err != nil {
-		return nil, fmt.Errorf("load runs: %w", err)
-	}
-	for _, r := range runs {
-		out[r.ID] = r
-	}
-	return out, nil
+	return s.runsByIDs(ctx, ids)
 }
 
 // RunSummaries is RunsByIDs with only what a table's "last sync" cell
 // shows: status, error and the counts of the match rate.
 func (s *Store) RunSummaries(ctx context.Context, ids []int64) (map[int64]*Run, error) {
+	return s.runsByIDs(ctx, ids, "id", "status", "error", "received", "reconciled")
+}
+
+// runsByIDs loads the runs by id with the columns (all without any).
+func (s *Store) runsByIDs(ctx context.Context, ids []int64, columns ...string) (map[int64]*Run, error) {
 	out := make(map[int64]*Run, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
+	db := s.q(ctx)
+	if len(columns) > 0 {
+		db = db.Select(columns)
+	}
 	var runs []*Run
-	if err := s.q(ctx).Select("id", "status", "error", "received", "reconciled").Where("id IN ?", ids).Find(&runs).Error; err != nil {
+	if err := db.Where("id IN ?", ids).Find(&runs).Error; err != nil {
 		return nil, fmt.Errorf("load runs: %w", err)
 	}
 	for _, r := range runs {
